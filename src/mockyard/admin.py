@@ -1,0 +1,41 @@
+"""The sandbox's own endpoints under /__mockyard/: health and reset."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from mockyard.state import SandboxState
+
+PREFIX = "/__mockyard"
+
+
+def admin_app(state: SandboxState) -> Starlette:
+    async def health(_: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok", "apis": sorted(state.apis), "seed": state.seed})
+
+    async def reset(request: Request) -> JSONResponse:
+        options: dict[str, Any] = {}
+        raw = await request.body()
+        if raw.strip():
+            try:
+                options = json.loads(raw)
+                seed = options.get("seed") if isinstance(options, dict) else "bad"
+                if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+                    raise ValueError
+            except ValueError:
+                return JSONResponse({"error": 'body must be {"seed": <integer>} or empty'}, 400)
+        counts = state.reset(options.get("seed"))
+        return JSONResponse({"seed": state.seed, "collections": counts})
+
+    return Starlette(
+        routes=[
+            Route(f"{PREFIX}/health", health, methods=["GET"]),
+            Route(f"{PREFIX}/reset", reset, methods=["POST"]),
+        ]
+    )

@@ -1,0 +1,76 @@
+"""Turning errors into HTTP responses, each in the format its API documents.
+
+This is the only place that does so. Handler errors (`ApiError`) pass through as they are; every
+other exception becomes a `Failure` that the request's API renders (`render_failure` hook).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from connexion.exceptions import ProblemException
+from connexion.lifecycle import ConnexionRequest, ConnexionResponse
+from starlette.exceptions import HTTPException
+
+from mockyard.errors import ApiError, Failure, RequestRefused
+from mockyard.routing import Runtime
+
+logger = logging.getLogger("mockyard")
+
+
+def to_response(error: ApiError) -> ConnexionResponse:
+    if error.body is None:
+        body, mimetype = b"", None
+    elif isinstance(error.body, bytes | str):
+        body, mimetype = error.body, error.media_type
+    else:
+        body, mimetype = json.dumps(error.body).encode(), error.media_type
+    return ConnexionResponse(
+        status_code=error.status, body=body, mimetype=mimetype, headers=error.headers
+    )
+
+
+def failure_for(exc: BaseException) -> Failure:
+    """What an exception means for the client, in the engine's words."""
+    if isinstance(exc, ProblemException):
+        return Failure(exc.status, exc.title or "", str(exc.detail or ""))
+    if isinstance(exc, HTTPException):
+        return Failure(exc.status_code, _reason(exc.status_code), str(exc.detail or ""))
+    if isinstance(exc, RequestRefused):
+        return Failure(exc.status, exc.title, exc.detail)
+    if isinstance(exc, UnicodeDecodeError):
+        return Failure(400, "Bad Request", "request body is not valid UTF-8")
+    logger.error("unhandled error", exc_info=exc)
+    return Failure(500, "Internal Server Error", "")
+
+
+def error_handlers(runtime: Runtime) -> dict[type[BaseException], Any]:
+    """Connexion error handlers: exception class -> handler(request, exc)."""
+
+    def api_error(_request: ConnexionRequest, exc: ApiError) -> ConnexionResponse:
+        return to_response(exc)
+
+    def engine_error(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+        failure = failure_for(exc)
+        rendered = runtime.api_for(request.scope).render_failure(failure)
+        if isinstance(exc, RequestRefused):
+            rendered.headers = {**exc.headers, **rendered.headers}
+        return to_response(rendered)
+
+    # Connexion registers its own ProblemException and HTTPException handlers; replace them too.
+    return {
+        ApiError: api_error,
+        ProblemException: engine_error,
+        HTTPException: engine_error,
+        Exception: engine_error,
+    }
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"

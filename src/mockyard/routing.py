@@ -1,0 +1,199 @@
+"""operationId -> handler function, and the per-request work around every handler call.
+
+A workspace's handler module is a plain Python file. It may define, besides one function per
+operationId (kebab-case becomes snake_case):
+
+    authenticate(credentials, ctx) -> Principal | None     who the caller is (None: 401)
+    render_failure(failure) -> ApiError                     how the API documents engine errors
+
+Each handler call runs in one store transaction: committed when the handler returns, rolled back
+when it raises, so an error never changes state.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from connexion.context import _context as connexion_context
+from connexion.resolver import Resolution, Resolver
+
+from mockyard.errors import ApiError, Failure, WorkspaceError
+from mockyard.fixtures import seeded_faker
+from mockyard.specs import API_TAG, handler_name
+from mockyard.store import ApiStore, Store, WriteNeeded
+from mockyard.types import Clock, Context, Credentials, Principal
+
+SAFE_METHODS = frozenset({"get", "head", "options"})
+Handler = Callable[..., Any]
+
+
+def load_module(path: Path, api: str) -> ModuleType:
+    """Import a workspace handler file under a private name."""
+    name = f"_mockyard_handlers_{handler_name(api)}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise WorkspaceError("cannot import handler module", path=path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        del sys.modules[name]
+        raise WorkspaceError(f"handler module failed to import: {exc!r}", path=path) from exc
+    return module
+
+
+def default_failure(failure: Failure) -> ApiError:
+    """RFC 7807 problem details: what an API that documents no error format gets."""
+    body = {"type": "about:blank", "title": failure.title, "status": failure.status}
+    if failure.detail:
+        body["detail"] = failure.detail
+    return ApiError(failure.status, body, media_type="application/problem+json")
+
+
+@dataclass
+class ApiHooks:
+    """One served API: its name, its handler module (if any) and the hooks that module defines."""
+
+    name: str
+    module: ModuleType | None = None
+    fixture: Mapping[str, Any] = field(default_factory=dict)
+
+    def handler(self, operation_id: str) -> Handler | None:
+        return getattr(self.module, handler_name(operation_id), None) if self.module else None
+
+    def render_failure(self, failure: Failure) -> ApiError:
+        hook = getattr(self.module, "render_failure", None)
+        return hook(failure) if hook else default_failure(failure)
+
+    def authenticate(self, credentials: Credentials, ctx: Context) -> Principal | None:
+        hook = getattr(self.module, "authenticate", None)
+        if hook is None:  # no hook: any credentials are accepted, as the caller they name
+            return Principal(id=credentials.value)
+        return hook(credentials, ctx)
+
+
+class Runtime:
+    """What every request shares: the APIs, the store, the seed and the clock."""
+
+    def __init__(
+        self, apis: Mapping[str, ApiHooks], store: Store, *, seed: int, clock: Clock
+    ) -> None:
+        self.apis = apis
+        self.store = store
+        self.seed = seed
+        self.clock = clock
+        self.api_of_operation: dict[str, str] = {}
+        self.api_paths: list[tuple[str, str]] = []  # (path template, api) for unrouted requests
+
+    def index(self, merged_spec: Mapping[str, Any]) -> None:
+        for route, item in merged_spec["paths"].items():
+            for op in item.values():
+                if isinstance(op, dict) and API_TAG in op:
+                    self.api_of_operation[op.get("operationId", "")] = op[API_TAG]
+                    self.api_paths.append((route, op[API_TAG]))
+
+    def api_for(self, scope: Mapping[str, Any]) -> ApiHooks:
+        """The API a request belongs to: by its routed operation, else by the longest path match."""
+        routing = scope.get("extensions", {}).get("connexion_routing", {})
+        api = self.api_of_operation.get(routing.get("operation_id") or "")
+        if api is None:
+            api = _closest_api(scope.get("path", ""), self.api_paths) or next(iter(self.apis))
+        return self.apis[api]
+
+    def resolver(self) -> Resolver:
+        return _HandlerResolver(self)
+
+    def run(self, api: str, operation_id: str, method: str, fn: Handler, kwargs: dict) -> Any:
+        """Call `fn` in one transaction; a read-only attempt that turns out to write is rerun."""
+        token_info = connexion_context.get({}).get("token_info") or {}
+        principal = token_info.get("principal")
+        write = method not in SAFE_METHODS
+        while True:
+            try:
+                with self.store.transaction(write=write) as tx:
+                    ctx = self.context(api, operation_id, principal, tx.api(api), kwargs)
+                    return fn(ctx, **kwargs)
+            except WriteNeeded:
+                if write:
+                    raise
+                write = True
+
+    def context(
+        self,
+        api: str,
+        operation_id: str,
+        principal: Principal | None,
+        store: ApiStore,
+        params: Mapping[str, Any],
+    ) -> Context:
+        """A handler's context; its Faker is seeded from the operation and its parameters."""
+        return Context(
+            api=api,
+            operation_id=operation_id,
+            principal=principal,
+            store=store,
+            now=self.clock,
+            faker=lambda: seeded_faker(self.seed, operation_id, sorted(params.items())),
+        )
+
+
+class _HandlerResolver(Resolver):
+    def __init__(self, runtime: Runtime) -> None:
+        super().__init__()
+        self.runtime = runtime
+
+    def resolve(self, operation: Any) -> Resolution:
+        op_id = operation.operation_id
+        api = self.runtime.api_of_operation.get(op_id, "")
+        fn = self.runtime.apis[api].handler(op_id) if api in self.runtime.apis else None
+        if fn is None:
+            return Resolution(_unhandled(operation), op_id)
+        return Resolution(_endpoint(self.runtime, api, op_id, operation.method, fn), op_id)
+
+
+def _endpoint(runtime: Runtime, api: str, op_id: str, method: str, fn: Handler) -> Handler:
+    params = inspect.signature(fn).parameters
+    takes_all = any(p.kind is p.VAR_KEYWORD for p in params.values())
+    accepted = frozenset(list(params)[1:])
+
+    def endpoint(**kwargs: Any) -> Any:
+        if not takes_all:
+            kwargs = {k: v for k, v in kwargs.items() if k in accepted}
+        return runtime.run(api, op_id, method.lower(), fn, kwargs)
+
+    endpoint.__name__ = fn.__name__
+    return endpoint
+
+
+def _unhandled(operation: Any) -> Handler:
+    """No handler: answer with the operation's first documented 2xx example."""
+
+    def endpoint(**_: Any) -> Any:
+        for status in sorted(operation.responses):
+            if str(status).startswith("2"):
+                return operation.example_response(status_code=status)[0], int(status)
+        raise ApiError(501)
+
+    return endpoint
+
+
+def _closest_api(path: str, api_paths: list[tuple[str, str]]) -> str | None:
+    parts = path.strip("/").split("/")
+    best, best_len = None, 0
+    for route, api in api_paths:
+        common = 0
+        for a, b in zip(parts, route.strip("/").split("/"), strict=False):
+            if a != b and not b.startswith("{"):
+                break
+            common += 1
+        if common > best_len:
+            best, best_len = api, common
+    return best

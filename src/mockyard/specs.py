@@ -1,0 +1,115 @@
+"""OpenAPI documents: load, check, and merge the workspace's specs into the one API served.
+
+Connexion routes several specs on one base path badly, so every spec is merged into one document.
+Each operation is tagged with the API it came from (`x-mockyard-api`); two specs that define the
+same method on the same path stop the load with both file names.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mockyard.errors import SpecError
+from mockyard.workspace import read_yaml
+
+API_TAG = "x-mockyard-api"
+METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One operation of a spec, as the engine indexes it."""
+
+    api: str
+    method: str
+    path: str
+    operation_id: str
+    spec: dict[str, Any]
+
+
+def load_spec(path: Path) -> dict[str, Any]:
+    """Read an OpenAPI 3.0 document, checking the little the engine relies on."""
+    spec = read_yaml(path)
+    if not isinstance(spec, dict) or "openapi" not in spec:
+        raise SpecError("not an OpenAPI document (no 'openapi' field)", path=path)
+    if not str(spec["openapi"]).startswith("3.0"):
+        raise SpecError(f"OpenAPI {spec['openapi']} is not supported; use 3.0.x", path=path)
+    if not isinstance(spec.get("paths"), dict):
+        raise SpecError("'paths' must be a mapping", path=path)
+    return spec
+
+
+def operations(spec: dict[str, Any], api: str = "") -> Iterator[Operation]:
+    for route, item in spec.get("paths", {}).items():
+        for method, op in item.items():
+            if method in METHODS:
+                op_id = op.get("operationId") or f"{method}_{route}"
+                yield Operation(op.get(API_TAG, api), method, route, op_id, op)
+
+
+def merge(specs: Iterable[tuple[str, Path, dict[str, Any], str]]) -> dict[str, Any]:
+    """Merge (api, file, spec, prefix) tuples into one OpenAPI 3.0.3 document."""
+    merged: dict[str, Any] = {
+        "openapi": "3.0.3",
+        "info": {"title": "mockyard sandbox", "version": "1"},
+        "paths": {},
+        "components": {},
+    }
+    owners: dict[tuple[str, str], Path] = {}
+    op_ids: dict[str, Path] = {}
+    for api, path, spec, prefix in specs:
+        spec = copy.deepcopy(spec)
+        top_security = spec.get("security")
+        for route, item in spec["paths"].items():
+            target = merged["paths"].setdefault(prefix + route, {})
+            shared = {k: v for k, v in item.items() if k not in METHODS}
+            for method, op in item.items():
+                if method not in METHODS:
+                    continue
+                if method in target:
+                    other = owners[(prefix + route, method)]
+                    raise SpecError(
+                        f"{method.upper()} {prefix + route} is defined in both {other} and {path}",
+                        path=path,
+                    )
+                op_id = op.get("operationId")
+                if op_id in op_ids:
+                    raise SpecError(
+                        f"operationId {op_id!r} is used in both {op_ids[op_id]} and {path}",
+                        path=path,
+                    )
+                if op_id:
+                    op_ids[op_id] = path
+                if "parameters" in shared:
+                    op["parameters"] = _merge_parameters(shared["parameters"], op)
+                if top_security is not None:
+                    op.setdefault("security", top_security)
+                op[API_TAG] = api
+                target[method] = op
+                owners[(prefix + route, method)] = path
+            target.update({k: v for k, v in shared.items() if k != "parameters"})
+        for section, items in spec.get("components", {}).items():
+            bucket = merged["components"].setdefault(section, {})
+            for name, obj in items.items():
+                if name in bucket and bucket[name] != obj:
+                    raise SpecError(
+                        f"components/{section}/{name} differs from another spec's", path=path
+                    )
+                bucket[name] = obj
+    return merged
+
+
+def _merge_parameters(shared: list[Any], op: dict[str, Any]) -> list[Any]:
+    own = {(p.get("name"), p.get("in")) for p in op.get("parameters", []) if "name" in p}
+    extra = [p for p in shared if (p.get("name"), p.get("in")) not in own]
+    return [*extra, *op.get("parameters", [])]
+
+
+def handler_name(operation_id: str) -> str:
+    """`pay-invoice-from-wallet` -> `pay_invoice_from_wallet`: the handler function's name."""
+    return re.sub(r"\W|^(?=\d)", "_", operation_id)

@@ -1,0 +1,162 @@
+"""The state store: JSON documents per (api, collection, key) in one SQLite file.
+
+Every request runs in one transaction, so a request that fails changes nothing, and writes are
+serialised (`BEGIN IMMEDIATE`), so two requests can never spend the same money. The file is in WAL
+mode, so readers never wait for the writer and several worker processes share one truth.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from mockyard.types import Document
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS docs (
+    api TEXT NOT NULL, coll TEXT NOT NULL, key TEXT NOT NULL, body TEXT NOT NULL,
+    PRIMARY KEY (api, coll, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+"""
+
+Records = Mapping[str, Mapping[str, Mapping[str, Document]]]
+"""Seed data: api -> collection -> key -> document."""
+
+
+class WriteNeeded(Exception):
+    """A read-only transaction tried to write; the caller reruns the work in a write transaction."""
+
+
+class Store:
+    """One SQLite file, one connection per thread (SQLite connections are not shared)."""
+
+    def __init__(self, path: Path | str, *, synchronous: str = "FULL") -> None:
+        self.path = Path(path)
+        self._synchronous = synchronous
+        self._local = threading.local()
+        with self._connection() as conn:
+            conn.executescript(_SCHEMA)
+
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA synchronous={self._synchronous}")
+            self._local.conn = conn
+        yield conn
+
+    @contextmanager
+    def transaction(self, *, write: bool) -> Iterator[Transaction]:
+        """Commit when the block ends normally, roll back on any exception."""
+        with self._connection() as conn:
+            conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            try:
+                yield Transaction(conn, write=write)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def replace_all(self, records: Records, *, seed: int) -> None:
+        """Drop every document and load `records` instead, in one transaction."""
+        rows = [
+            (api, coll, key, json.dumps(doc, separators=(",", ":")))
+            for api, colls in records.items()
+            for coll, docs in colls.items()
+            for key, doc in docs.items()
+        ]
+        with self.transaction(write=True) as tx:
+            tx.conn.execute("DELETE FROM docs")
+            tx.conn.executemany("INSERT INTO docs VALUES (?, ?, ?, ?)", rows)
+            tx.conn.execute("INSERT OR REPLACE INTO meta VALUES ('seed', ?)", (str(seed),))
+
+    def seed(self) -> int | None:
+        """The seed the current state was built from, or None for an empty store."""
+        with self.transaction(write=False) as tx:
+            row = tx.conn.execute("SELECT value FROM meta WHERE name = 'seed'").fetchone()
+        return int(row[0]) if row else None
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+
+class Transaction:
+    """Reads and writes inside one open SQLite transaction."""
+
+    def __init__(self, conn: sqlite3.Connection, *, write: bool) -> None:
+        self.conn = conn
+        self.write = write
+
+    def api(self, name: str) -> ApiStore:
+        return ApiStore(self, name)
+
+    def get(self, api: str, coll: str, key: str) -> Document | None:
+        row = self.conn.execute(
+            "SELECT body FROM docs WHERE api = ? AND coll = ? AND key = ?", (api, coll, key)
+        ).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def put(self, api: str, coll: str, key: str, doc: Document) -> None:
+        self._require_write()
+        self.conn.execute(
+            "INSERT OR REPLACE INTO docs VALUES (?, ?, ?, ?)",
+            (api, coll, key, json.dumps(doc, separators=(",", ":"))),
+        )
+
+    def delete(self, api: str, coll: str, key: str) -> bool:
+        self._require_write()
+        cur = self.conn.execute(
+            "DELETE FROM docs WHERE api = ? AND coll = ? AND key = ?", (api, coll, key)
+        )
+        return cur.rowcount > 0
+
+    def items(self, api: str, coll: str) -> Iterator[tuple[str, Document]]:
+        rows = self.conn.execute(
+            "SELECT key, body FROM docs WHERE api = ? AND coll = ? ORDER BY key", (api, coll)
+        )
+        for key, body in rows:
+            yield key, json.loads(body)
+
+    def collections(self) -> dict[str, dict[str, int]]:
+        """api -> collection -> number of documents."""
+        out: dict[str, dict[str, int]] = {}
+        for api, coll, count in self.conn.execute(
+            "SELECT api, coll, COUNT(*) FROM docs GROUP BY api, coll ORDER BY api, coll"
+        ):
+            out.setdefault(api, {})[coll] = count
+        return out
+
+    def _require_write(self) -> None:
+        if not self.write:
+            raise WriteNeeded
+
+
+class ApiStore:
+    """One API's view of a transaction: what a handler sees as `ctx.store`."""
+
+    def __init__(self, tx: Transaction, api: str) -> None:
+        self._tx = tx
+        self._api = api
+
+    def get(self, coll: str, key: Any) -> Document | None:
+        return self._tx.get(self._api, coll, str(key))
+
+    def put(self, coll: str, key: Any, doc: Document) -> None:
+        self._tx.put(self._api, coll, str(key), doc)
+
+    def delete(self, coll: str, key: Any) -> bool:
+        return self._tx.delete(self._api, coll, str(key))
+
+    def items(self, coll: str) -> Iterator[tuple[str, Document]]:
+        return self._tx.items(self._api, coll)
