@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -49,9 +51,6 @@ class LiveSandbox:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-
-    def log_text(self) -> str:
-        return self.log.read_text(errors="replace")
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
@@ -105,3 +104,19 @@ def sandbox(live_sandbox: LiveSandbox) -> LiveSandbox:
     """The live sandbox, freshly reseeded for this test."""
     live_sandbox.reset()
     return live_sandbox
+
+
+def snapshot(state: Path) -> dict[tuple[str, str, str], str]:
+    """Every business document in a state file (rate-limit bookkeeping excluded)."""
+    conn = sqlite3.connect(f"file:{state}?mode=ro", uri=True, timeout=30)
+    try:
+        rows = conn.execute("SELECT api, coll, key, body FROM docs WHERE api != '_mockyard'")
+        return {(api, coll, key): body for api, coll, key, body in rows}
+    finally:
+        conn.close()
+
+
+def document(state: Path, api: str, coll: str, key: object) -> dict:
+    """One stored document, read straight from the state file."""
+    body = snapshot(state)[(api, coll, str(key))]
+    return json.loads(body)

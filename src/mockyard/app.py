@@ -16,11 +16,12 @@ from mockyard import specs, workspace
 from mockyard.admin import PREFIX, admin_app
 from mockyard.auth import security_map
 from mockyard.errors import WorkspaceError
-from mockyard.limits import DEFAULT_MAX_BODY, BodyLimitMiddleware
+from mockyard.guards import DEFAULT_MAX_BODY, RequestGuardMiddleware
 from mockyard.responses import error_handlers
 from mockyard.routing import ApiHooks, Runtime, load_module
 from mockyard.state import SandboxState
 from mockyard.store import Store
+from mockyard.validation import validator_map
 
 CONFIG_ENV = "MOCKYARD_SERVE_CONFIG"
 
@@ -82,10 +83,13 @@ def build(config: ServeConfig) -> Sandbox:
         resolver=runtime.resolver(),
         validate_responses=config.strict,
         security_map=security_map(runtime),
+        validator_map=validator_map(),
         pythonic_params=False,
     )
     api.add_middleware(
-        BodyLimitMiddleware, position=MiddlewarePosition.BEFORE_VALIDATION, max_body=config.max_body
+        RequestGuardMiddleware,
+        position=MiddlewarePosition.BEFORE_VALIDATION,
+        max_body=config.max_body,
     )
     for exc_class, handler in error_handlers(runtime).items():
         api.add_error_handler(exc_class, handler)

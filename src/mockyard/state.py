@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from mockyard import fixtures
-from mockyard.store import Store
+from mockyard.store import Records, Store
 
 
 class SandboxState:
@@ -20,6 +20,7 @@ class SandboxState:
         self.fixture_files = fixture_files
         self.apis = tuple(fixture_files)
         self.seed = seed
+        self._built: dict[int, Records] = {}  # fixtures are deterministic per seed: build once
 
     def ensure_seeded(self) -> None:
         """Seed an empty store; keep one that already holds state (`--state FILE`)."""
@@ -32,10 +33,12 @@ class SandboxState:
     def reset(self, seed: int | None = None) -> dict[str, dict[str, int]]:
         if seed is not None:
             self.seed = seed
-        records = {
-            api: fixtures.build(fixture or {}, self.seed, source=path)
-            for api, (path, fixture) in self.fixture_files.items()
-        }
+        records = self._built.get(self.seed)
+        if records is None:
+            records = self._built[self.seed] = {
+                api: fixtures.build(fixture or {}, self.seed, source=path)
+                for api, (path, fixture) in self.fixture_files.items()
+            }
         self.store.replace_all(records, seed=self.seed)
         return {
             api: {coll: len(docs) for coll, docs in colls.items()} for api, colls in records.items()

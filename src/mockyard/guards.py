@@ -1,4 +1,4 @@
-"""Request-size guard: bodies over the limit are refused before anything parses them."""
+"""Request guards that run before anything parses a body: its size, and that it says what it is."""
 
 from __future__ import annotations
 
@@ -16,8 +16,17 @@ class BodyTooLarge(RequestRefused):
     title = "Content Too Large"
 
 
-class BodyLimitMiddleware:
-    """Refuses bodies over `max_body` bytes, by Content-Length or while they stream in."""
+class UntypedBody(RequestRefused):
+    """A request body without a Content-Type: Connexion would validate it as one type and hand
+    the handler raw bytes, so it is refused instead."""
+
+    status = 415
+    title = "Unsupported Media Type"
+
+
+class RequestGuardMiddleware:
+    """Refuses bodies over `max_body` bytes (by Content-Length or as they stream in) and bodies
+    that carry no Content-Type."""
 
     def __init__(self, app: ASGIApp, max_body: int = DEFAULT_MAX_BODY) -> None:
         self.app = app
@@ -27,9 +36,13 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        for name, value in scope.get("headers", []):
-            if name == b"content-length" and (not value.isdigit() or int(value) > self.max_body):
-                raise BodyTooLarge(f"request body over {self.max_body} bytes")
+        headers = dict(scope.get("headers", []))
+        length = headers.get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_body):
+            raise BodyTooLarge(f"request body over {self.max_body} bytes")
+        has_body = (length not in (None, b"0")) or b"transfer-encoding" in headers
+        if has_body and not headers.get(b"content-type"):
+            raise UntypedBody("a request body needs a Content-Type")
         seen = 0
 
         async def limited_receive() -> Message:

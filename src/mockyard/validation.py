@@ -1,0 +1,61 @@
+"""Request validators that close the gaps JSON Schema leaves (plugged into Connexion's map).
+
+A number that is not finite is never valid input: JSON Schema bounds cannot reject NaN (every
+comparison with it is false), Python's `json` accepts the non-standard literals `NaN` and
+`Infinity`, and a query string's `nan` becomes a float. Deeply nested bodies that exhaust the
+parser's recursion are malformed input too, not a server error.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from connexion.datastructures import MediaTypeDict
+from connexion.exceptions import BadRequestProblem
+from connexion.validators import VALIDATOR_MAP, JSONRequestBodyValidator, ParameterValidator
+from starlette.types import Scope
+
+
+def all_finite(value: Any) -> bool:
+    """True when no float anywhere in `value` (nested lists and dicts too) is NaN or infinite."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return False
+        if isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return True
+
+
+class FiniteParameterValidator(ParameterValidator):
+    @staticmethod
+    def validate_parameter(
+        parameter_type: str, value: Any, param: dict, param_name: str | None = None
+    ) -> str | None:
+        error = ParameterValidator.validate_parameter(parameter_type, value, param, param_name)
+        if error is None and not all_finite(value):
+            return f"{parameter_type} parameter '{param['name']}' must be a finite number"
+        return error
+
+
+class FiniteJSONBodyValidator(JSONRequestBodyValidator):
+    async def _parse(self, stream: Any, scope: Scope) -> Any:
+        try:
+            body = await super()._parse(stream, scope)
+        except RecursionError as exc:
+            raise BadRequestProblem(detail="request body is nested too deeply") from exc
+        if not all_finite(body):
+            raise BadRequestProblem(detail="numbers in the request body must be finite")
+        return body
+
+
+def validator_map() -> dict[str, Any]:
+    return {
+        **VALIDATOR_MAP,
+        "parameter": FiniteParameterValidator,
+        "body": MediaTypeDict({**VALIDATOR_MAP["body"], "*/*json": FiniteJSONBodyValidator}),
+    }
