@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 from starlette.applications import Starlette
@@ -17,7 +18,9 @@ PREFIX = "/__mockyard"
 
 def admin_app(state: SandboxState) -> Starlette:
     async def health(_: Request) -> JSONResponse:
-        return JSONResponse({"status": "ok", "apis": sorted(state.apis), "seed": state.seed})
+        return JSONResponse(
+            {"status": "ok", "apis": sorted(state.apis), "seed": state.seed, "worker": os.getpid()}
+        )
 
     async def reset(request: Request) -> JSONResponse:
         options: dict[str, Any] = {}

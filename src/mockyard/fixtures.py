@@ -5,7 +5,7 @@ A fixture file has three parts, all optional:
     catalogue:                 # fixed records, the same whatever the seed
       <collection>: {<key>: {<field>: <value>}}
     credentials:               # who can call the sandbox; shown in the banner, used by `contract`
-      - {scheme: bearerAuth, value: sandbox-token, note: "Ada: NGN wallet 10000"}
+      - {scheme: bearerAuth, value: sandbox-token, note: "the default customer", default: true}
     generate:                  # bulk records, deterministic for a seed
       <collection>:
         count: 50

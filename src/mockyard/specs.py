@@ -111,5 +111,5 @@ def _merge_parameters(shared: list[Any], op: dict[str, Any]) -> list[Any]:
 
 
 def handler_name(operation_id: str) -> str:
-    """`pay-invoice-from-wallet` -> `pay_invoice_from_wallet`: the handler function's name."""
+    """`list-user-orders` -> `list_user_orders`: the name of the handler function."""
     return re.sub(r"\W|^(?=\d)", "_", operation_id)

@@ -1,0 +1,55 @@
+"""State lives in one SQLite file: kept with --state across restarts, rebuilt by reset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+from conftest import LiveSandbox, document, start_sandbox
+
+PAY = "/api/v1/billing/invoice/pay"
+
+
+def test_state_file_keeps_payments_across_restarts(tmp_path: Path) -> None:
+    state = tmp_path / "kept.sqlite3"
+    first = start_sandbox(state)
+    try:
+        with first.client("sandbox-token-rich") as client:
+            assert client.post(PAY, json={"invoice": 100127, "currency": "NGN"}).status_code == 200
+    finally:
+        first.stop()
+    second = start_sandbox(state)
+    try:
+        with second.client("sandbox-token-rich") as client:
+            again = client.post(PAY, json={"invoice": 100127, "currency": "NGN"})
+    finally:
+        second.stop()
+    assert (again.status_code, again.json()) == (400, {"message": "Invoice already paid"})
+
+
+def test_reset_reseeds_and_accepts_a_new_seed(sandbox: LiveSandbox) -> None:
+    with sandbox.client("sandbox-token-rich") as client:
+        client.post(PAY, json={"invoice": 100127, "currency": "NGN"})
+    assert document(sandbox.state, "cargoextra", "invoices", 100127)["status"] == "paid"
+    default_customer = document(sandbox.state, "cargoextra", "accounts", "cust-0001-token")
+
+    reset = httpx.post(f"{sandbox.url}/__mockyard/reset", json={"seed": 7})
+    assert reset.status_code == 200
+    assert reset.json()["seed"] == 7
+    assert reset.json()["collections"]["cargoextra"]["invoices"] >= 1000
+    assert document(sandbox.state, "cargoextra", "invoices", 100127)["status"] == "unpaid"
+    assert document(sandbox.state, "cargoextra", "accounts", "cust-0001-token") != default_customer
+    assert httpx.get(f"{sandbox.url}/__mockyard/health").json()["seed"] == 7
+
+
+def test_reset_refuses_a_bad_seed(sandbox: LiveSandbox) -> None:
+    response = httpx.post(f"{sandbox.url}/__mockyard/reset", json={"seed": "soon"})
+    assert response.status_code == 400
+    assert "seed" in response.json()["error"]
+
+
+def test_health_answers(live_sandbox: LiveSandbox) -> None:
+    response = httpx.get(f"{live_sandbox.url}/__mockyard/health")
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
+    assert response.json()["apis"] == ["cargoextra"]
