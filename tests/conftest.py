@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import sqlite3
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -120,3 +122,34 @@ def document(state: Path, api: str, coll: str, key: object) -> dict:
     """One stored document, read straight from the state file."""
     body = snapshot(state)[(api, coll, str(key))]
     return json.loads(body)
+
+
+def cargoextra_workspace(root: Path, invoices: dict[int, float], wallet: float) -> Path:
+    """A workspace with the real CargoExtra spec and handlers and a made-to-measure fixture:
+    Ada (`sandbox-token`) with an NGN wallet of `wallet` and unpaid NGN invoices number -> total."""
+    for folder in ("specs", "handlers", "fixtures"):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+    shutil.copy(ROOT / "specs" / "cargoextra.yaml", root / "specs")
+    shutil.copy(ROOT / "handlers" / "cargoextra.py", root / "handlers")
+    real = yaml.safe_load((ROOT / "fixtures" / "cargoextra.yaml").read_text())
+    ada = {**real["catalogue"]["accounts"]["sandbox-token"], "wallets": {"NGN": wallet}}
+    template = {
+        "owner": ada["id"],
+        "currency": "NGN",
+        "status": "unpaid",
+        "description": "Test",
+        "issuedAt": "2024-05-02T10:00:00Z",
+        "dueAt": "2024-06-01",
+    }
+    fixture = {
+        "catalogue": {
+            "currencies": real["catalogue"]["currencies"],
+            "accounts": {"sandbox-token": ada},
+            "invoices": {
+                str(n): {**template, "invoiceNo": n, "total": total}
+                for n, total in invoices.items()
+            },
+        }
+    }
+    (root / "fixtures" / "cargoextra.yaml").write_text(yaml.safe_dump(fixture))
+    return root

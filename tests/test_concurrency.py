@@ -6,7 +6,6 @@ one wallet of 10,000 NGN and 25 unpaid invoices of 1,000 NGN, so exactly ten pay
 
 from __future__ import annotations
 
-import shutil
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -14,8 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-import yaml
-from conftest import ROOT, LiveSandbox, document, start_sandbox
+from conftest import LiveSandbox, cargoextra_workspace, document, start_sandbox
 
 PAY = "/api/v1/billing/invoice/pay"
 PART = "/api/v1/billing/invoice/part-process"
@@ -25,31 +23,9 @@ INVOICES = range(300001, 300026)
 
 @pytest.fixture(scope="module")
 def contention_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("contention")
-    for folder in ("specs", "handlers", "fixtures"):
-        (root / folder).mkdir()
-    shutil.copy(ROOT / "specs" / "cargoextra.yaml", root / "specs")
-    shutil.copy(ROOT / "handlers" / "cargoextra.py", root / "handlers")
-    real = yaml.safe_load((ROOT / "fixtures" / "cargoextra.yaml").read_text())
-    ada = real["catalogue"]["accounts"]["sandbox-token"]
-    invoice = {
-        "owner": ada["id"],
-        "currency": "NGN",
-        "total": 1000,
-        "status": "unpaid",
-        "description": "Contention",
-        "issuedAt": "2024-05-02T10:00:00Z",
-        "dueAt": "2024-06-01",
-    }
-    fixture = {
-        "catalogue": {
-            "currencies": real["catalogue"]["currencies"],
-            "accounts": {"sandbox-token": ada},
-            "invoices": {str(n): {**invoice, "invoiceNo": n} for n in INVOICES},
-        }
-    }
-    (root / "fixtures" / "cargoextra.yaml").write_text(yaml.safe_dump(fixture))
-    return root
+    return cargoextra_workspace(
+        tmp_path_factory.mktemp("contention"), dict.fromkeys(INVOICES, 1000), wallet=10000
+    )
 
 
 @pytest.fixture(params=[1, 2], ids=["1-worker", "2-workers"])
