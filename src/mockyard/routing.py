@@ -176,6 +176,9 @@ def _endpoint(runtime: Runtime, api: str, op_id: str, method: str, fn: Handler) 
         return runtime.run(api, op_id, method.lower(), fn, kwargs)
 
     endpoint.__name__ = fn.__name__
+    # Connexion passes what the signature asks for; the handler's own (less `ctx`) keeps it from
+    # offering, and logging about, query parameters the spec does not declare (an api_key).
+    endpoint.__signature__ = inspect.Signature(list(params.values())[1:])  # type: ignore[attr-defined]
     return endpoint
 
 
