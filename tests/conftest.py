@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -51,6 +55,25 @@ class LiveSandbox:
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
+
+    def records(self, api: str, collection: str) -> dict[str, Any]:
+        """The API's stored records of one collection, read straight from the state file."""
+        rows = self._query(
+            "SELECT key, body FROM docs WHERE api = ? AND coll = ?", (api, collection)
+        )
+        return {key: json.loads(body) for key, body in rows}
+
+    def record(self, api: str, collection: str, key: object) -> Any:
+        """One stored record, or None."""
+        rows = self._query(
+            "SELECT key, body FROM docs WHERE api = ? AND coll = ? AND key = ?",
+            (api, collection, str(key)),
+        )
+        return json.loads(rows[0][1]) if rows else None
+
+    def _query(self, sql: str, args: tuple[object, ...]) -> list[tuple[str, str]]:
+        with closing(sqlite3.connect(f"file:{self.state}?mode=ro", uri=True)) as conn:
+            return conn.execute(sql, args).fetchall()
 
 
 def start_sandbox(state: Path, *extra: str, workspace: Path = ROOT) -> LiveSandbox:
