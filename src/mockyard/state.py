@@ -20,6 +20,7 @@ class SandboxState:
         self.fixture_files = fixture_files
         self.apis = tuple(fixture_files)
         self.seed = seed
+        self._built: dict[int, dict[str, dict[str, Any]]] = {}  # seed -> records; builds are pure
 
     def ensure_seeded(self) -> None:
         """Seed an empty store; keep one that already holds state (`--state FILE`)."""
@@ -32,10 +33,13 @@ class SandboxState:
     def reset(self, seed: int | None = None) -> dict[str, dict[str, int]]:
         if seed is not None:
             self.seed = seed
-        records = {
-            api: fixtures.build(fixture or {}, self.seed, source=path)
-            for api, (path, fixture) in self.fixture_files.items()
-        }
+        records = self._built.get(self.seed)
+        if records is None:  # Faker is the slow part of a reset; the same seed builds the same
+            records = {
+                api: fixtures.build(fixture or {}, self.seed, source=path)
+                for api, (path, fixture) in self.fixture_files.items()
+            }
+            self._built = {self.seed: records}
         self.store.replace_all(records, seed=self.seed)
         return {
             api: {coll: len(docs) for coll, docs in colls.items()} for api, colls in records.items()
