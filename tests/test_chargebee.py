@@ -393,3 +393,11 @@ def test_concurrent_applies_never_spend_an_unused_amount_twice(sandbox: LiveSand
     for txn_id, txn in txns.items():
         given = sum(link["applied_amount"] for link in txn["linked_invoices"])
         assert given == before["transactions"][txn_id]["amount_unused"] - txn["amount_unused"]
+
+
+def test_an_undeclared_method_is_405_with_allow(sandbox: LiveSandbox) -> None:
+    response = httpx.get(
+        f"{sandbox.url}/api/v2/invoices/inv_sandbox_1/apply_payments", auth=AUTH, timeout=30
+    )
+    assert_error(response, 405, "http_method_not_supported")
+    assert response.headers["allow"] == "POST"

@@ -255,3 +255,11 @@ def test_concurrent_payments_never_exceed_the_documents_total(sandbox: LiveSandb
     smallest_refused = min((a for a, s in results if s == 422), default=None)
     if smallest_refused is not None:
         assert Decimal(str(smallest_refused)) > remaining
+
+
+def test_an_undeclared_method_is_405_with_allow(sandbox: LiveSandbox) -> None:
+    response = httpx.get(
+        f"{sandbox.url}/documents/1/partial_payments.json", params={"api_key": KEY}, timeout=30
+    )
+    assert (response.status_code, response.content) == (405, b"")
+    assert response.headers["allow"] == "POST"
