@@ -85,6 +85,9 @@ def test_leaves_that_do_not_parse_stay_strings_for_validation_to_report() -> Non
         "rate": "nan",
         "flags": {"dry_run": "yes"},
     }
+    for loose in ("1_000", "0x10", "1e999", "", "1.2.3"):
+        assert parse([("rate", loose)], SCHEMA) == {"rate": loose}
+    assert parse([("rate", "-2.5e3")], SCHEMA) == {"rate": -2500.0}
 
 
 def test_unknown_keys_are_nested_untyped() -> None:

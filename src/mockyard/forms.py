@@ -40,6 +40,7 @@ _KEY = re.compile(r"([^\[\]]+)((?:\[[^\[\]]*\])*)")
 _SEGMENT = re.compile(r"\[([^\[\]]*)\]")
 _INDEX = re.compile(r"0|[1-9][0-9]{0,5}")
 _INTEGER = re.compile(r"[+-]?[0-9]{1,300}")
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]{1,300}(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,4})?")
 
 
 class MalformedForm(RequestRefused):
@@ -175,13 +176,10 @@ def _scalar(value: str, schema: Mapping[str, Any]) -> Any:
     text = value.strip()
     if kind == "integer" and _INTEGER.fullmatch(text):
         return int(text)
-    if kind == "number":
+    if kind == "number" and _DECIMAL.fullmatch(text):
         if _INTEGER.fullmatch(text):
             return int(text)
-        try:
-            number = float(text)
-        except ValueError:
-            return value
+        number = float(text)
         return number if math.isfinite(number) else value
     if kind == "boolean" and text in ("true", "false"):
         return text == "true"
