@@ -12,8 +12,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -36,7 +38,6 @@ class LiveSandbox:
     process: subprocess.Popen[bytes]
     state: Path
     log: Path
-    log: Path
 
     def client(self, token: str | None = "sandbox-token") -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -56,6 +57,25 @@ class LiveSandbox:
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
+
+    def records(self, api: str, collection: str) -> dict[str, Any]:
+        """The API's stored records of one collection, read straight from the state file."""
+        rows = self._query(
+            "SELECT key, body FROM docs WHERE api = ? AND coll = ?", (api, collection)
+        )
+        return {key: json.loads(body) for key, body in rows}
+
+    def record(self, api: str, collection: str, key: object) -> Any:
+        """One stored record, or None."""
+        rows = self._query(
+            "SELECT key, body FROM docs WHERE api = ? AND coll = ? AND key = ?",
+            (api, collection, str(key)),
+        )
+        return json.loads(rows[0][1]) if rows else None
+
+    def _query(self, sql: str, args: tuple[object, ...]) -> list[tuple[str, str]]:
+        with closing(sqlite3.connect(f"file:{self.state}?mode=ro", uri=True)) as conn:
+            return conn.execute(sql, args).fetchall()
 
 
 def start_sandbox(state: Path, *extra: str, workspace: Path = ROOT) -> LiveSandbox:
@@ -116,12 +136,6 @@ def snapshot(state: Path) -> dict[tuple[str, str, str], str]:
         return {(api, coll, key): body for api, coll, key, body in rows}
     finally:
         conn.close()
-
-
-def document(state: Path, api: str, coll: str, key: object) -> dict:
-    """One stored document, read straight from the state file."""
-    body = snapshot(state)[(api, coll, str(key))]
-    return json.loads(body)
 
 
 def cargoextra_workspace(root: Path, invoices: dict[int, float], wallet: float) -> Path:

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import LiveSandbox, document, snapshot
+from conftest import LiveSandbox, snapshot
 
 VALIDATE = "/api/v1/billing/invoice/validate"
 PART = "/api/v1/billing/invoice/part-process"
@@ -295,7 +295,7 @@ def test_validate_confirm_returns_no_clone_and_records_nothing(sandbox: LiveSand
 def test_validate_start_records_the_clone_on_the_invoice(sandbox: LiveSandbox) -> None:
     response = call(sandbox, "sandbox-token", "GET", VALIDATE, query(100123, 15000, type="start"))
     clone = response.json()["cloneId"]
-    stored = document(sandbox.state, "cargoextra", "invoices", 100123)
+    stored = sandbox.record("cargoextra", "invoices", 100123)
     assert [p["cloneId"] for p in stored["onlinePayments"]] == [clone]
     assert response.json()["invoice"]["onlinePayments"][0]["cloneId"] == clone
 
@@ -312,9 +312,7 @@ def test_validate_after_part_process_expects_the_online_remainder(sandbox: LiveS
 def test_part_process_moves_no_money(sandbox: LiveSandbox) -> None:
     response = call(sandbox, "sandbox-token", "POST", PART, {"invoice": 100123, "currency": "NGN"})
     assert response.json()["invoice"]["chargeTotal"] == 5000
-    assert document(sandbox.state, "cargoextra", "accounts", "sandbox-token")["wallets"] == {
-        "NGN": 10000
-    }
+    assert sandbox.record("cargoextra", "accounts", "sandbox-token")["wallets"] == {"NGN": 10000}
 
 
 def test_full_wallet_pay_debits_wallet_and_marks_invoice_paid(sandbox: LiveSandbox) -> None:
@@ -327,10 +325,10 @@ def test_full_wallet_pay_debits_wallet_and_marks_invoice_paid(sandbox: LiveSandb
         "amount": 5000,
         "walletBalance": 995000,
     }
-    assert document(sandbox.state, "cargoextra", "accounts", "sandbox-token-rich")["wallets"] == {
+    assert sandbox.record("cargoextra", "accounts", "sandbox-token-rich")["wallets"] == {
         "NGN": 995000
     }
-    invoice = document(sandbox.state, "cargoextra", "invoices", 100127)
+    invoice = sandbox.record("cargoextra", "invoices", 100127)
     assert (invoice["status"], invoice["paidFromWallet"], invoice["paidOnline"]) == (
         "paid",
         5000,
@@ -346,7 +344,7 @@ def test_part_payment_pays_wallet_share_and_counts_rest_online(sandbox: LiveSand
     }
     response = call(sandbox, "sandbox-token", "POST", PAY, body)
     assert response.json()["walletBalance"] == 1000
-    invoice = document(sandbox.state, "cargoextra", "invoices", 100123)
+    invoice = sandbox.record("cargoextra", "invoices", 100123)
     assert (invoice["paidFromWallet"], invoice["paidOnline"]) == (9000, 6000)
 
 

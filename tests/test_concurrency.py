@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import LiveSandbox, cargoextra_workspace, document, start_sandbox
+from conftest import LiveSandbox, cargoextra_workspace, start_sandbox
 
 PAY = "/api/v1/billing/invoice/pay"
 PART = "/api/v1/billing/invoice/part-process"
@@ -56,10 +56,8 @@ def test_concurrent_pays_never_overdraw_the_wallet(contended: LiveSandbox) -> No
         (400, "Insufficient funds"): 15,
     }
     paid = [r.json()["invoiceNo"] for r in responses if r.status_code == 200]
-    wallet = document(contended.state, "cargoextra", "accounts", "sandbox-token")["wallets"]["NGN"]
-    statuses = {
-        n: document(contended.state, "cargoextra", "invoices", n)["status"] for n in INVOICES
-    }
+    wallet = contended.record("cargoextra", "accounts", "sandbox-token")["wallets"]["NGN"]
+    statuses = {n: contended.record("cargoextra", "invoices", n)["status"] for n in INVOICES}
     assert wallet == 0
     assert sorted(n for n, s in statuses.items() if s == "paid") == sorted(paid)
     # every acknowledged balance is distinct: each pay saw the one before it
@@ -71,7 +69,7 @@ def test_concurrent_pays_of_one_invoice_pay_it_once(contended: LiveSandbox) -> N
     responses = pay_all(contended, [{"invoice": 300001, "currency": "NGN"}] * 20)
     outcomes = Counter((r.status_code, r.json()["message"]) for r in responses)
     assert outcomes == {(200, "Invoice payment successful"): 1, (400, "Invoice already paid"): 19}
-    wallet = document(contended.state, "cargoextra", "accounts", "sandbox-token")["wallets"]["NGN"]
+    wallet = contended.record("cargoextra", "accounts", "sandbox-token")["wallets"]["NGN"]
     assert wallet == 9000
 
 

@@ -1,104 +1,131 @@
-"""The effective CargoExtra spec: a valid OpenAPI 3.0 document covering every upstream operation."""
+"""Merging the workspace's specs into one document (mockyard.specs.merge)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
-import yaml
-from conftest import ROOT
-from openapi_core import OpenAPI
 
-from mockyard import specs
 from mockyard.errors import SpecError
-
-EFFECTIVE = ROOT / "specs" / "cargoextra.yaml"
-UPSTREAM = sorted((ROOT / "specs" / "upstream" / "cargoextra").glob("*.yaml"))
+from mockyard.specs import merge
 
 
-def signatures(spec: dict) -> set[tuple[str, str, frozenset[str]]]:
-    out = set()
-    for op in specs.operations(spec):
-        params = {p["name"] for p in op.spec.get("parameters", [])}
-        body = op.spec.get("requestBody", {}).get("content", {}).get("application/json", {})
-        props = set(body.get("schema", {}).get("properties", {}))
-        out.add((op.method, op.path, frozenset(params | props)))
-    return out
+def _spec(paths: dict[str, Any], components: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"openapi": "3.0.3", "info": {}, "paths": paths, "components": components, **extra}
 
 
-def test_effective_spec_is_valid_openapi() -> None:
-    OpenAPI.from_file_path(str(EFFECTIVE))  # raises on an invalid document
+def _op(op_id: str, schema_ref: str, **extra: Any) -> dict[str, Any]:
+    body = {"content": {"application/json": {"schema": {"$ref": schema_ref}}}}
+    return {
+        "operationId": op_id,
+        "responses": {"200": {"description": "ok", **body}},
+        **extra,
+    }
 
 
-@pytest.mark.parametrize("upstream", UPSTREAM, ids=[p.stem for p in UPSTREAM])
-def test_effective_spec_covers_upstream_operation(upstream: Path) -> None:
-    effective = signatures(yaml.safe_load(EFFECTIVE.read_text()))
-    for method, path, names in signatures(yaml.safe_load(upstream.read_text())):
-        match = [e for e in effective if e[:2] == (method, path)]
-        assert match, f"{method.upper()} {path} missing from the effective spec"
-        assert names <= match[0][2], f"{path}: parameters missing: {names - match[0][2]}"
-
-
-def test_effective_spec_documents_every_message_the_prose_lists() -> None:
-    text = EFFECTIVE.read_text()
-    for upstream in UPSTREAM:
-        description = yaml.safe_load(upstream.read_text())
-        for item in description["paths"].values():
-            for op in item.values():
-                for line in op["description"].splitlines():
-                    if line.startswith("- ") and ": " in line:
-                        message = line.split(": ", 1)[1].split(" - ")[0]
-                        if message != "Bad Invoice response":
-                            assert message in text, message
-
-
-def test_effective_spec_replaces_placeholder_fields() -> None:
-    def property_names(node: object) -> set[str]:
-        if isinstance(node, dict):
-            own = (
-                set(node.get("properties", {}))
-                if isinstance(node.get("properties"), dict)
-                else set()
-            )
-            return own.union(*(property_names(v) for v in node.values()))
-        if isinstance(node, list):
-            return set().union(*(property_names(v) for v in node))
-        return set()
-
-    names = property_names(yaml.safe_load(EFFECTIVE.read_text()))
-    assert {"verStatus", "walletBalance", "chargeTotal"} <= names
-    assert not {n for n in names if n.startswith("key_")}
-
-
-def test_merge_refuses_the_same_operation_in_two_specs(tmp_path: Path) -> None:
-    spec = yaml.safe_load(EFFECTIVE.read_text())
-    with pytest.raises(
-        SpecError, match=r"(GET|POST) /api/v1/billing/invoice/\S+ is defined in both"
-    ):
-        specs.merge([("a", tmp_path / "a.yaml", spec, ""), ("b", tmp_path / "b.yaml", spec, "")])
-
-
-def test_merge_mounts_a_spec_under_its_prefix(tmp_path: Path) -> None:
-    spec = yaml.safe_load(EFFECTIVE.read_text())
-    merged = specs.merge(
-        [
-            ("a", tmp_path / "a.yaml", spec, ""),
-            (
-                "b",
-                tmp_path / "b.yaml",
-                {
-                    **spec,
-                    "paths": {
-                        k: {
-                            m: {**op, "operationId": "b-" + op["operationId"]}
-                            for m, op in v.items()
-                        }
-                        for k, v in spec["paths"].items()
-                    },
+BILLING = _spec(
+    {"/billing/invoices/{id}": {"get": _op("get-invoice", "#/components/schemas/Invoice")}},
+    {
+        "schemas": {
+            "Invoice": {"type": "object", "properties": {"total": {"type": "number"}}},
+            "Money": {"type": "number"},
+        },
+        "securitySchemes": {"auth": {"type": "http", "scheme": "bearer"}},
+    },
+    security=[{"auth": []}],
+)
+SUBSCRIPTIONS = _spec(
+    {
+        "/api/v2/invoices/{id}": {
+            "get": _op("retrieve-invoice", "#/components/schemas/Invoice"),
+            "post": _op("update-invoice", "#/components/schemas/Error", security=[{"auth": []}]),
+        }
+    },
+    {
+        "schemas": {
+            "Invoice": {
+                "type": "object",
+                "properties": {
+                    "amount_due": {"$ref": "#/components/schemas/Money"},
+                    "lines": {"type": "array", "items": {"$ref": "#/components/schemas/Line"}},
                 },
-                "/b",
-            ),
+            },
+            "Line": {"type": "object", "properties": {"amount": {"type": "integer"}}},
+            "Money": {"type": "integer"},
+            "Error": {"type": "object"},
+        },
+        "securitySchemes": {"auth": {"type": "http", "scheme": "basic"}},
+    },
+    security=[{"auth": []}],
+)
+
+
+def _merged() -> dict[str, Any]:
+    return merge(
+        [
+            ("billing", Path("billing.yaml"), BILLING, ""),
+            ("subscriptions", Path("subscriptions.yaml"), SUBSCRIPTIONS, ""),
         ]
     )
-    assert "/b/api/v1/billing/invoice/pay" in merged["paths"]
-    assert merged["paths"]["/b/api/v1/billing/invoice/pay"]["post"][specs.API_TAG] == "b"
+
+
+def test_colliding_components_of_the_later_spec_get_the_api_prefix() -> None:
+    schemas = _merged()["components"]["schemas"]
+    assert schemas["Invoice"] == BILLING["components"]["schemas"]["Invoice"]
+    assert schemas["Money"] == {"type": "number"}
+    assert schemas["subscriptions_Money"] == {"type": "integer"}
+    renamed = schemas["subscriptions_Invoice"]["properties"]
+    assert renamed["amount_due"] == {"$ref": "#/components/schemas/subscriptions_Money"}
+    assert renamed["lines"]["items"] == {"$ref": "#/components/schemas/Line"}
+    assert schemas["Line"] == {"type": "object", "properties": {"amount": {"type": "integer"}}}
+
+
+def test_refs_of_the_later_spec_follow_the_rename() -> None:
+    paths = _merged()["paths"]
+    get = paths["/api/v2/invoices/{id}"]["get"]
+    schema = get["responses"]["200"]["content"]["application/json"]["schema"]
+    assert schema == {"$ref": "#/components/schemas/subscriptions_Invoice"}
+    first = paths["/billing/invoices/{id}"]["get"]
+    schema = first["responses"]["200"]["content"]["application/json"]["schema"]
+    assert schema == {"$ref": "#/components/schemas/Invoice"}
+
+
+def test_security_requirements_follow_a_renamed_scheme() -> None:
+    merged = _merged()
+    schemes = merged["components"]["securitySchemes"]
+    assert schemes["auth"]["scheme"] == "bearer"
+    assert schemes["subscriptions_auth"]["scheme"] == "basic"
+    ops = merged["paths"]["/api/v2/invoices/{id}"]
+    assert ops["get"]["security"] == [{"subscriptions_auth": []}]
+    assert ops["post"]["security"] == [{"subscriptions_auth": []}]
+    assert merged["paths"]["/billing/invoices/{id}"]["get"]["security"] == [{"auth": []}]
+
+
+def test_identical_components_are_shared_not_renamed() -> None:
+    same = _spec(
+        {"/other": {"get": _op("other", "#/components/schemas/Money")}},
+        {"schemas": {"Money": {"type": "number"}}},
+    )
+    merged = merge([("a", Path("a.yaml"), BILLING, ""), ("b", Path("b.yaml"), same, "")])
+    assert "b_Money" not in merged["components"]["schemas"]
+
+
+def test_a_prefixed_name_already_taken_gets_a_number() -> None:
+    taken = _spec(
+        {"/x": {"get": _op("x", "#/components/schemas/Error")}},
+        {"schemas": {"Error": {"type": "string"}, "subscriptions_Error": {"type": "boolean"}}},
+    )
+    merged = merge(
+        [("a", Path("a.yaml"), taken, ""), ("subscriptions", Path("s.yaml"), SUBSCRIPTIONS, "")]
+    )
+    schemas = merged["components"]["schemas"]
+    assert schemas["subscriptions_Error_2"] == {"type": "object"}
+    post = merged["paths"]["/api/v2/invoices/{id}"]["post"]
+    ref = post["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    assert ref == "#/components/schemas/subscriptions_Error_2"
+
+
+def test_the_same_route_and_method_in_two_specs_stops_the_load() -> None:
+    with pytest.raises(SpecError, match="defined in both"):
+        merge([("a", Path("a.yaml"), BILLING, ""), ("b", Path("b.yaml"), BILLING, "")])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
-from conftest import LiveSandbox, document, start_sandbox
+from conftest import LiveSandbox, start_sandbox
 
 PAY = "/api/v1/billing/invoice/pay"
 
@@ -30,15 +30,15 @@ def test_state_file_keeps_payments_across_restarts(tmp_path: Path) -> None:
 def test_reset_reseeds_and_accepts_a_new_seed(sandbox: LiveSandbox) -> None:
     with sandbox.client("sandbox-token-rich") as client:
         client.post(PAY, json={"invoice": 100127, "currency": "NGN"})
-    assert document(sandbox.state, "cargoextra", "invoices", 100127)["status"] == "paid"
-    default_customer = document(sandbox.state, "cargoextra", "accounts", "cust-0001-token")
+    assert sandbox.record("cargoextra", "invoices", 100127)["status"] == "paid"
+    default_customer = sandbox.record("cargoextra", "accounts", "cust-0001-token")
 
     reset = httpx.post(f"{sandbox.url}/__mockyard/reset", json={"seed": 7})
     assert reset.status_code == 200
     assert reset.json()["seed"] == 7
     assert reset.json()["collections"]["cargoextra"]["invoices"] >= 1000
-    assert document(sandbox.state, "cargoextra", "invoices", 100127)["status"] == "unpaid"
-    assert document(sandbox.state, "cargoextra", "accounts", "cust-0001-token") != default_customer
+    assert sandbox.record("cargoextra", "invoices", 100127)["status"] == "unpaid"
+    assert sandbox.record("cargoextra", "accounts", "cust-0001-token") != default_customer
     assert httpx.get(f"{sandbox.url}/__mockyard/health").json()["seed"] == 7
 
 

@@ -12,7 +12,7 @@ from connexion import AsyncApp
 from connexion.middleware import MiddlewarePosition
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mockyard import specs, workspace
+from mockyard import forms, specs, workspace
 from mockyard.admin import PREFIX, admin_app
 from mockyard.auth import security_map
 from mockyard.errors import WorkspaceError
@@ -83,7 +83,7 @@ def build(config: ServeConfig) -> Sandbox:
         resolver=runtime.resolver(),
         validate_responses=config.strict,
         security_map=security_map(runtime),
-        validator_map=validator_map(),
+        validator_map=validator_map(forms.body_validators()),
         pythonic_params=False,
     )
     api.add_middleware(

@@ -22,12 +22,17 @@ A value spec is a literal, a nested mapping or list of value specs, or one of:
     {optional: P, value: SPEC}         the field is present with probability P
     {round: DIGITS, value: SPEC}       a number rounded to DIGITS decimals
     {switch: FIELD, cases: {..}, default: SPEC}   by the value of a field built before this one
+    {field: NAME}                      a copy of a field built before this one
+
+"Built before" counts the enclosing mappings too: a field of a nested mapping (a line item) can
+copy a field of the record around it (the invoice's total).
 """
 
 from __future__ import annotations
 
 import hashlib
 import random
+from collections import ChainMap
 from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
@@ -109,7 +114,7 @@ class _Env:
     ) -> None:
         self.fake, self.rng, self.n, self.done = fake, rng, n, done
 
-    def value(self, spec: Any, record: Document) -> Any:
+    def value(self, spec: Any, record: Mapping[str, Any]) -> Any:
         if isinstance(spec, list):
             return [self.value(item, record) for item in spec]
         if not isinstance(spec, Mapping):
@@ -134,9 +139,12 @@ class _Env:
             return self.value(case, record)
         if "round" in spec:
             return _number(round(float(self.value(spec["value"], record)), int(spec["round"])))
+        if "field" in spec:
+            return record[spec["field"]]
         nested: Document = {}
+        scope = ChainMap(nested, record)  # type: ignore[arg-type]
         for name, sub in spec.items():
-            value = self.value(sub, nested)
+            value = self.value(sub, scope)
             if value is not _ABSENT:
                 nested[name] = value
         return nested

@@ -56,8 +56,8 @@ def error_handlers(runtime: Runtime) -> dict[type[BaseException], Any]:
     def engine_error(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
         failure = failure_for(exc)
         rendered = runtime.api_for(request.scope).render_failure(failure)
-        if isinstance(exc, RequestRefused):
-            rendered.headers = {**exc.headers, **rendered.headers}
+        if rendered.status == failure.status:  # keep what the status needs (Allow, Retry-After)
+            rendered.headers = {**(getattr(exc, "headers", None) or {}), **rendered.headers}
         return to_response(rendered)
 
     # Connexion registers its own ProblemException and HTTPException handlers; replace them too.

@@ -6,8 +6,9 @@ operationId (kebab-case becomes snake_case):
     authenticate(credentials, ctx) -> Principal | None     who the caller is (None: 401)
     render_failure(failure) -> ApiError                     how the API documents engine errors
 
-Each handler call runs in one store transaction: committed when the handler returns, rolled back
-when it raises, so an error never changes state.
+A form body with bracketed keys reaches the handler nested and typed, as it was validated (see
+`forms`). Each handler call runs in one store transaction: committed when the handler returns,
+rolled back when it raises, so an error never changes state.
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ from types import ModuleType
 from typing import Any
 
 from connexion.context import _context as connexion_context
+from connexion.context import _scope as connexion_scope
 from connexion.resolver import Resolution, Resolver
 
+from mockyard import forms
 from mockyard.errors import ApiError, Failure, WorkspaceError
 from mockyard.fixtures import seeded_faker
 from mockyard.specs import API_TAG, handler_name
@@ -165,11 +168,17 @@ def _endpoint(runtime: Runtime, api: str, op_id: str, method: str, fn: Handler) 
     accepted = frozenset(list(params)[1:])
 
     def endpoint(**kwargs: Any) -> Any:
+        form = forms.parsed_body(connexion_scope.get(None))
+        if form is not None and "body" in kwargs:  # the nested form, as it was validated
+            kwargs["body"] = form
         if not takes_all:
             kwargs = {k: v for k, v in kwargs.items() if k in accepted}
         return runtime.run(api, op_id, method.lower(), fn, kwargs)
 
     endpoint.__name__ = fn.__name__
+    # Connexion passes what the signature asks for; the handler's own (less `ctx`) keeps it from
+    # offering, and logging about, query parameters the spec does not declare (an api_key).
+    endpoint.__signature__ = inspect.Signature(list(params.values())[1:])  # type: ignore[attr-defined]
     return endpoint
 
 

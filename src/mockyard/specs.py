@@ -2,7 +2,9 @@
 
 Connexion routes several specs on one base path badly, so every spec is merged into one document.
 Each operation is tagged with the API it came from (`x-mockyard-api`); two specs that define the
-same method on the same path stop the load with both file names.
+same method on the same path stop the load with both file names. Two specs may well name different
+components alike (`User`, `Error`): the later spec's component is renamed `<api>_<name>` and
+every `$ref` (and security requirement) of that spec follows it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote
 
 from mockyard.errors import SpecError
 from mockyard.workspace import read_yaml
@@ -64,6 +67,7 @@ def merge(specs: Iterable[tuple[str, Path, dict[str, Any], str]]) -> dict[str, A
     op_ids: dict[str, Path] = {}
     for api, path, spec, prefix in specs:
         spec = copy.deepcopy(spec)
+        rename_colliding_components(spec, merged["components"], api)
         top_security = spec.get("security")
         for route, item in spec["paths"].items():
             target = merged["paths"].setdefault(prefix + route, {})
@@ -102,6 +106,82 @@ def merge(specs: Iterable[tuple[str, Path, dict[str, Any], str]]) -> dict[str, A
                     )
                 bucket[name] = obj
     return merged
+
+
+def rename_colliding_components(
+    spec: dict[str, Any], taken: dict[str, dict[str, Any]], api: str
+) -> dict[tuple[str, str], str]:
+    """Rename `spec`'s components that `taken` defines differently; returns (section, old) -> new.
+
+    Renaming one component changes those that refer to it, which may then differ from their
+    namesakes in `taken` too, so this repeats until nothing collides.
+    """
+    renamed: dict[tuple[str, str], str] = {}
+    prefix = re.sub(r"[^A-Za-z0-9._-]", "_", api)
+    while True:
+        components = spec.get("components", {})
+        clashes = {}
+        for section, items in components.items():
+            for name, obj in items.items():
+                other = taken.get(section, {})
+                if name in other and other[name] != obj:
+                    clashes[(section, name)] = _free_name(f"{prefix}_{name}", other, items)
+        if not clashes:
+            return renamed
+        for (section, name), new in clashes.items():
+            items = components[section]
+            items[new] = items.pop(name)
+        _rewrite_refs(spec, clashes)
+        renamed.update(clashes)
+
+
+def _free_name(wanted: str, *namespaces: dict[str, Any]) -> str:
+    name, n = wanted, 1
+    while any(name in ns for ns in namespaces):
+        n += 1
+        name = f"{wanted}_{n}"
+    return name
+
+
+def _rewrite_refs(node: Any, renames: dict[tuple[str, str], str]) -> None:
+    """Point `$ref`s, discriminator mappings and security requirements at renamed components."""
+    if isinstance(node, list):
+        for item in node:
+            _rewrite_refs(item, renames)
+        return
+    if not isinstance(node, dict):
+        return
+    for key, value in list(node.items()):
+        if key == "$ref" and isinstance(value, str):
+            node[key] = _renamed_ref(value, renames)
+        elif key == "mapping" and isinstance(value, dict) and _all_str(value.values()):
+            node[key] = {k: _renamed_ref(v, renames) for k, v in value.items()}
+        elif key == "security" and isinstance(value, list):
+            node[key] = [
+                {renames.get(("securitySchemes", k), k): v for k, v in req.items()}
+                if isinstance(req, dict)
+                else req
+                for req in value
+            ]
+        else:
+            _rewrite_refs(value, renames)
+
+
+def _all_str(values: Iterable[Any]) -> bool:
+    return all(isinstance(v, str) for v in values)
+
+
+def _renamed_ref(ref: Any, renames: dict[tuple[str, str], str]) -> Any:
+    if not isinstance(ref, str) or not ref.startswith("#/components/"):
+        return ref
+    parts = ref[2:].split("/")
+    if len(parts) < 3:
+        return ref
+    name = unquote(parts[2]).replace("~1", "/").replace("~0", "~")
+    new = renames.get((parts[1], name))
+    if new is None:
+        return ref
+    return "#/" + "/".join([parts[0], parts[1], quote(new, safe=""), *parts[3:]])
 
 
 def _merge_parameters(shared: list[Any], op: dict[str, Any]) -> list[Any]:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from mockyard import fixtures
-from mockyard.store import Records, Store
+from mockyard.store import Store
 
 
 class SandboxState:
@@ -20,7 +20,7 @@ class SandboxState:
         self.fixture_files = fixture_files
         self.apis = tuple(fixture_files)
         self.seed = seed
-        self._built: dict[int, Records] = {}  # fixtures are deterministic per seed: build once
+        self._built: dict[int, dict[str, dict[str, Any]]] = {}  # seed -> records; builds are pure
 
     def ensure_seeded(self) -> None:
         """Seed an empty store; keep one that already holds state (`--state FILE`)."""
@@ -34,11 +34,12 @@ class SandboxState:
         if seed is not None:
             self.seed = seed
         records = self._built.get(self.seed)
-        if records is None:
-            records = self._built[self.seed] = {
+        if records is None:  # Faker is the slow part of a reset; the same seed builds the same
+            records = {
                 api: fixtures.build(fixture or {}, self.seed, source=path)
                 for api, (path, fixture) in self.fixture_files.items()
             }
+            self._built = {self.seed: records}
         self.store.replace_all(records, seed=self.seed)
         return {
             api: {coll: len(docs) for coll, docs in colls.items()} for api, colls in records.items()

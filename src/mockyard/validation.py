@@ -9,6 +9,7 @@ parser's recursion are malformed input too, not a server error.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from connexion.datastructures import MediaTypeDict
@@ -53,9 +54,10 @@ class FiniteJSONBodyValidator(JSONRequestBodyValidator):
         return body
 
 
-def validator_map() -> dict[str, Any]:
+def validator_map(body: Mapping[str, Any] = VALIDATOR_MAP["body"]) -> dict[str, Any]:
+    """Connexion's validator map with these stricter validators; `body` maps other media types."""
     return {
         **VALIDATOR_MAP,
         "parameter": FiniteParameterValidator,
-        "body": MediaTypeDict({**VALIDATOR_MAP["body"], "*/*json": FiniteJSONBodyValidator}),
+        "body": MediaTypeDict({**body, "*/*json": FiniteJSONBodyValidator}),
     }

@@ -1,0 +1,205 @@
+"""Form bodies with bracketed keys, nested and typed before they are validated.
+
+Connexion hands `application/x-www-form-urlencoded` fields on flat and as strings, so a nested
+schema is neither validated nor typed. Here the keys are nested first:
+
+    transactions[id][0]=txn_1&transactions[amount][0]=500&comment=hi
+    -> {"transactions": {"id": ["txn_1"], "amount": [500]}, "comment": "hi"}
+
+then every leaf is typed by the operation's schema (integer, number, boolean; anything that does
+not parse stays a string, so validation reports it). Where the schema says array, a member may be
+indexed (`a[0]`, `a[1]`: indices 0..n-1), appended (`a[]`) or repeated (`a=1&a=2`). A key that
+cannot be nested (`a[b]]`, `a=1&a[b]=2`, `a[x]` where `a` is an array) raises `MalformedForm`: a
+400 rendered in the API's own error format, never a crash.
+
+The nested body is what the handler receives as `body` (see `routing`), so it sees exactly what was
+validated.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from connexion.datastructures import MediaTypeDict
+from connexion.validators import VALIDATOR_MAP, FormDataValidator
+from starlette.datastructures import Headers
+from starlette.formparsers import FormParser
+from starlette.types import Scope
+
+from mockyard.errors import RequestRefused
+
+FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
+SCOPE_KEY = "mockyard_form"
+MAX_DEPTH = 16
+
+_KEY = re.compile(r"([^\[\]]+)((?:\[[^\[\]]*\])*)")
+_SEGMENT = re.compile(r"\[([^\[\]]*)\]")
+_INDEX = re.compile(r"0|[1-9][0-9]{0,5}")
+_INTEGER = re.compile(r"[+-]?[0-9]{1,300}")
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]{1,300}(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,4})?")
+
+
+class MalformedForm(RequestRefused):
+    """A form field whose bracketed key cannot be nested, or that contradicts another one."""
+
+    status = 400
+    title = "Bad Request"
+
+
+class _Values(list[str]):
+    """The values given for one complete key (a leaf of the nested form)."""
+
+
+def split_key(key: str) -> list[str]:
+    """`transactions[id][0]` -> ['transactions', 'id', '0']; `a[]` -> ['a', '']."""
+    match = _KEY.fullmatch(key)
+    if match is None:
+        raise MalformedForm(f"malformed form key {key!r}")
+    path = [match.group(1), *_SEGMENT.findall(match.group(2))]
+    if "" in path[1:-1]:
+        raise MalformedForm(f"malformed form key {key!r}: '[]' may only end a key")
+    if len(path) > MAX_DEPTH:
+        raise MalformedForm(f"form key {key!r} is nested deeper than {MAX_DEPTH} levels")
+    return path
+
+
+def nest(fields: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    """Nest flat (key, value) pairs by their brackets; leaves are lists of the values given."""
+    tree: dict[str, Any] = {}
+    for key, value in fields:
+        path = split_key(key)
+        if path[-1] == "":
+            path.pop()
+        node = tree
+        for depth, segment in enumerate(path[:-1]):
+            child = node.setdefault(segment, {})
+            if isinstance(child, _Values):
+                raise MalformedForm(f"{key!r} conflicts with {_name(path[: depth + 1])!r}")
+            node = child
+        leaf = node.setdefault(path[-1], _Values())
+        if not isinstance(leaf, _Values):
+            raise MalformedForm(f"{key!r} conflicts with {_name(path)}[...]")
+        leaf.append(value)
+    return tree
+
+
+def shape(tree: Mapping[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:
+    """Turn a nested form into plain data typed by `schema` (the request body's schema)."""
+    return _object(tree, schema, [])
+
+
+def parse(fields: Iterable[tuple[str, str]], schema: Mapping[str, Any]) -> dict[str, Any]:
+    """`nest` then `shape`: what a form body means under its schema."""
+    return shape(nest(fields), schema)
+
+
+def parsed_body(scope: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The form body `NestedFormValidator` parsed for this request, if it parsed one."""
+    if scope is None:
+        return None
+    return scope.get("extensions", {}).get(SCOPE_KEY)
+
+
+class NestedFormValidator(FormDataValidator):
+    """Connexion's form validator, validating the nested, typed body instead of the flat one."""
+
+    async def _parse(self, stream: Any, scope: Scope) -> dict[str, Any]:
+        form = await FormParser(Headers(scope=scope), stream).parse()
+        fields = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
+        body = parse(fields, self._schema)
+        scope.setdefault("extensions", {})[SCOPE_KEY] = body
+        return body
+
+
+def body_validators() -> MediaTypeDict:
+    """Connexion's body validators, with bracketed form keys nested before validation."""
+    log = logging.getLogger("connexion.decorators.parameter")
+    if not any(isinstance(f, _NestedKeysFilter) for f in log.filters):
+        log.addFilter(_NestedKeysFilter())
+    return MediaTypeDict({**VALIDATOR_MAP["body"], FORM_MEDIA_TYPE: NestedFormValidator})
+
+
+class _NestedKeysFilter(logging.Filter):
+    """Connexion still builds the flat body and logs each bracketed key as undeclared; the handler
+    gets the nested body instead, so those records are noise."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not (message.startswith("Body property '") and "[" in message)
+
+
+# --- typing the nested form by its schema --------------------------------------------------------
+
+
+def _node(node: Any, schema: Mapping[str, Any], path: list[str]) -> Any:
+    schema = _flatten(schema)
+    if isinstance(node, _Values):
+        if schema.get("type") == "array":
+            items = schema.get("items", {})
+            return [_scalar(value, items) for value in node]
+        if len(node) > 1:
+            raise MalformedForm(f"{_name(path)} is given {len(node)} times")
+        return _scalar(node[0], schema)
+    if schema.get("type") == "array":
+        return _array(node, schema, path)
+    return _object(node, schema, path)
+
+
+def _object(node: Mapping[str, Any], schema: Mapping[str, Any], path: list[str]) -> dict:
+    schema = _flatten(schema)
+    properties = schema.get("properties", {})
+    extra = schema.get("additionalProperties")
+    fallback = extra if isinstance(extra, Mapping) else {}
+    return {
+        name: _node(child, properties.get(name, fallback), [*path, name])
+        for name, child in node.items()
+    }
+
+
+def _array(node: Mapping[str, Any], schema: Mapping[str, Any], path: list[str]) -> list:
+    for index in node:
+        if not _INDEX.fullmatch(index):
+            raise MalformedForm(f"{_name([*path, index])}: {_name(path)} takes indices 0, 1, ...")
+    indices = sorted(int(i) for i in node)
+    if indices != list(range(len(indices))):
+        raise MalformedForm(f"the indices of {_name(path)} must run 0..n-1 without gaps")
+    items = schema.get("items", {})
+    return [_node(node[str(i)], items, [*path, str(i)]) for i in indices]
+
+
+def _scalar(value: str, schema: Mapping[str, Any]) -> Any:
+    kind = _flatten(schema).get("type")
+    text = value.strip()
+    if kind == "integer" and _INTEGER.fullmatch(text):
+        return int(text)
+    if kind == "number" and _DECIMAL.fullmatch(text):
+        if _INTEGER.fullmatch(text):
+            return int(text)
+        number = float(text)
+        return number if math.isfinite(number) else value
+    if kind == "boolean" and text in ("true", "false"):
+        return text == "true"
+    return value
+
+
+def _flatten(schema: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A schema with its `allOf` parts merged in, enough to find types and properties."""
+    if "allOf" not in schema:
+        return schema
+    merged: dict[str, Any] = {}
+    for part in [*schema["allOf"], {k: v for k, v in schema.items() if k != "allOf"}]:
+        part = _flatten(part)
+        for key, value in part.items():
+            if key == "properties":
+                merged["properties"] = {**merged.get("properties", {}), **value}
+            else:
+                merged.setdefault(key, value)
+    return merged
+
+
+def _name(path: list[str]) -> str:
+    return path[0] + "".join(f"[{segment}]" for segment in path[1:]) if path else "the body"
