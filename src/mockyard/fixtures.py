@@ -24,8 +24,8 @@ A value spec is a literal, a nested mapping or list of value specs, or one of:
     {switch: FIELD, cases: {..}, default: SPEC}   by the value of a field built before this one
     {field: NAME}                      a copy of a field built before this one
 
-"Built before" counts the enclosing mappings too: a field of a nested mapping (a line item) can
-copy a field of the record around it (the invoice's total).
+"Built before" counts the enclosing mappings too: a field of a nested mapping (an order line)
+can copy a field of the record around it (the order's total).
 """
 
 from __future__ import annotations
