@@ -22,10 +22,15 @@ from types import ModuleType
 from typing import Any
 
 from connexion.context import _context as connexion_context
+from connexion.context import request as connexion_request
+from connexion.lifecycle import ConnexionResponse
 from connexion.resolver import Resolution, Resolver
 
+from mockyard import prefer
 from mockyard.errors import ApiError, Failure, WorkspaceError
 from mockyard.fixtures import seeded_faker
+from mockyard.mocking import Responder
+from mockyard.prefer import Preference
 from mockyard.specs import API_TAG, handler_name
 from mockyard.store import ApiStore, Store, WriteNeeded
 from mockyard.types import Clock, Context, Credentials, Principal
@@ -94,6 +99,7 @@ class Runtime:
         self.api_paths: list[tuple[str, str]] = []  # (path template, api) for unrouted requests
 
     def index(self, merged_spec: Mapping[str, Any]) -> None:
+        self.responder = Responder(merged_spec, lambda: self.seed)
         for route, item in merged_spec["paths"].items():
             for op in item.values():
                 if isinstance(op, dict) and API_TAG in op:
@@ -107,6 +113,18 @@ class Runtime:
         if api is None:
             api = _closest_api(scope.get("path", ""), self.api_paths) or next(iter(self.apis))
         return self.apis[api]
+
+    def mock(self, op_id: str, params: Mapping[str, Any], preference: Preference) -> Any:
+        """The spec's own answer (see `mocking`); runs no handler and opens no transaction."""
+        accept = connexion_request.headers.get("accept")
+        answer = self.responder.answer(op_id, params, preference, accept)
+        return ConnexionResponse(
+            status_code=answer.status,
+            body=answer.body,
+            mimetype=answer.media_type,
+            content_type=answer.media_type,
+            headers=answer.headers,
+        )
 
     def resolver(self) -> Resolver:
         return _HandlerResolver(self)
@@ -155,7 +173,7 @@ class _HandlerResolver(Resolver):
         api = self.runtime.api_of_operation.get(op_id, "")
         fn = self.runtime.apis[api].handler(op_id) if api in self.runtime.apis else None
         if fn is None:
-            return Resolution(_unhandled(operation), op_id)
+            return Resolution(_unhandled(self.runtime, op_id), op_id)
         return Resolution(_endpoint(self.runtime, api, op_id, operation.method, fn), op_id)
 
 
@@ -165,6 +183,9 @@ def _endpoint(runtime: Runtime, api: str, op_id: str, method: str, fn: Handler) 
     accepted = frozenset(list(params)[1:])
 
     def endpoint(**kwargs: Any) -> Any:
+        preference = prefer.from_headers(connexion_request.headers)
+        if preference:  # the client wants a documented answer: the handler and state stay out
+            return runtime.mock(op_id, kwargs, preference)
         if not takes_all:
             kwargs = {k: v for k, v in kwargs.items() if k in accepted}
         return runtime.run(api, op_id, method.lower(), fn, kwargs)
@@ -173,14 +194,11 @@ def _endpoint(runtime: Runtime, api: str, op_id: str, method: str, fn: Handler) 
     return endpoint
 
 
-def _unhandled(operation: Any) -> Handler:
-    """No handler: answer with the operation's first documented 2xx example."""
+def _unhandled(runtime: Runtime, op_id: str) -> Handler:
+    """No handler: the mock answers (a documented example, or data generated from the schema)."""
 
-    def endpoint(**_: Any) -> Any:
-        for status in sorted(operation.responses):
-            if str(status).startswith("2"):
-                return operation.example_response(status_code=status)[0], int(status)
-        raise ApiError(501)
+    def endpoint(**kwargs: Any) -> Any:
+        return runtime.mock(op_id, kwargs, prefer.from_headers(connexion_request.headers))
 
     return endpoint
 
