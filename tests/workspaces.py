@@ -35,6 +35,7 @@ def write_workspace(
     (root / "specs").mkdir(parents=True, exist_ok=True)
     for name, doc in specs.items():
         path = root / "specs" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
         if isinstance(doc, str):
             path.write_text(doc)
         elif name.endswith(".json"):

@@ -75,10 +75,10 @@ def to_openapi30(document: dict[str, Any]) -> Conversion:
     if "webhooks" in doc:
         doc["x-webhooks"] = doc.pop("webhooks")
         conv.notes.append("webhooks: kept as x-webhooks (3.0 has no webhooks)")
-    info = doc.setdefault("info", {"title": "API", "version": "1"})
-    if "summary" in info:
+    info = doc.get("info")
+    if isinstance(info, dict) and "summary" in info:
         info["x-summary"] = info.pop("summary")
-    if isinstance(info.get("license"), dict):
+    if isinstance(info, dict) and isinstance(info.get("license"), dict):
         info["license"].pop("identifier", None)
     doc.setdefault("paths", {})
     components = doc.get("components") or {}
