@@ -8,6 +8,10 @@ operationId (kebab-case becomes snake_case):
 
 Each handler call runs in one store transaction: committed when the handler returns, rolled back
 when it raises, so an error never changes state.
+
+Operations without a handler, and every request that carries a `Prefer` header, are answered by
+`mocking` from the spec alone: no handler runs, no transaction opens. Both happen inside the
+endpoint, so security and request validation have already passed (Prism's order).
 """
 
 from __future__ import annotations
