@@ -193,6 +193,7 @@ def test_upstream_vendor_blocks_are_served_as_they_are(tmp_path: Path) -> None:
         }
         missing = client.post("/api/v1/billing/invoice/pay", json={"invoice": 1, "currency": "NGN"})
         assert missing.status_code == 400  # the vendor block requires cloneId and the part-payment
+        assert set(missing.json()) == {"message"}  # no hook: the 400 shape the block documents
 
 
 def test_security_schemes_of_a_spec_without_handlers_are_enforced(tmp_path: Path) -> None:

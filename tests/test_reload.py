@@ -105,5 +105,13 @@ def test_serve_spec_serves_a_file_without_a_workspace(tmp_path: Path) -> None:
             assert client.get("/openapi.json").json()["paths"].keys() == {
                 "/api/v1/billing/invoice/pay"
             }
+            bad = client.post(
+                "/api/v1/billing/invoice/pay",
+                content=b"x",
+                headers={"content-type": "application/json"},
+            )
+            assert bad.status_code == 400  # in the shape the block documents for 400, not RFC 7807
+            assert bad.headers["content-type"] == "application/json"
+            assert isinstance(bad.json()["message"], str)
     finally:
         sandbox.stop()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,10 +48,20 @@ class Responder:
         self.document = document
         self.seed = seed
         self.operations: dict[str, Mapping[str, Any]] = {}
-        for item in document.get("paths", {}).values():
+        self._routes: list[tuple[str, re.Pattern[str], str]] = []
+        for route, item in document.get("paths", {}).items():
             for method, op in (item or {}).items():
                 if method in METHODS and isinstance(op, Mapping) and "operationId" in op:
                     self.operations[op["operationId"]] = op
+                    self._routes.append((method.upper(), _route_pattern(route), op["operationId"]))
+        self._routes.sort(key=lambda r: r[1].pattern.count("[^/]+"))  # literal segments first
+
+    def find(self, method: str, path: str) -> str | None:
+        """The operationId serving `method path`, if any."""
+        for verb, pattern, operation_id in self._routes:
+            if verb == method.upper() and pattern.fullmatch(path):
+                return operation_id
+        return None
 
     def answer(
         self,
@@ -189,6 +200,11 @@ class Responder:
             + (f"; documented examples: {listing}" if listing else "; none are documented"),
             examples={k: v for k, v in documented.items() if v},
         )
+
+
+def _route_pattern(route: str) -> re.Pattern[str]:
+    parts = re.split(r"(\{[^}]+\})", route)
+    return re.compile("".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts))
 
 
 def _by_status(responses: Mapping[str, Any]) -> list[str]:

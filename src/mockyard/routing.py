@@ -34,7 +34,7 @@ from mockyard import prefer
 from mockyard.errors import ApiError, Failure, WorkspaceError
 from mockyard.fixtures import seeded_faker
 from mockyard.mocking import Responder
-from mockyard.prefer import Preference
+from mockyard.prefer import Preference, UnsatisfiablePreference
 from mockyard.specs import API_TAG, handler_name
 from mockyard.store import ApiStore, Store, WriteNeeded
 from mockyard.types import Clock, Context, Credentials, Principal
@@ -77,6 +77,10 @@ class ApiHooks:
 
     def handler(self, operation_id: str) -> Handler | None:
         return getattr(self.module, handler_name(operation_id), None) if self.module else None
+
+    @property
+    def renders_failures(self) -> bool:
+        return getattr(self.module, "render_failure", None) is not None
 
     def render_failure(self, failure: Failure) -> ApiError:
         hook = getattr(self.module, "render_failure", None)
@@ -129,6 +133,30 @@ class Runtime:
             content_type=answer.media_type,
             headers=answer.headers,
         )
+
+    def render_failure(self, scope: Mapping[str, Any], failure: Failure) -> ApiError:
+        """The request's API renders the failure: by its hook if it has one, else as its spec
+        documents that status for the operation (its example or schema), else as RFC 7807."""
+        api = self.api_for(scope)
+        if api.renders_failures:
+            return api.render_failure(failure)
+        responder = getattr(self, "responder", None)
+        routing = (scope.get("extensions") or {}).get("connexion_routing", {})
+        op_id = routing.get("operation_id")  # under uvicorn the error scope lacks it: match
+        if responder and not op_id:
+            op_id = responder.find(scope.get("method", ""), scope.get("path", ""))
+        if responder and op_id in responder.operations:
+            try:
+                answer = responder.answer(op_id, {}, Preference(code=failure.status))
+            except UnsatisfiablePreference:
+                return default_failure(failure)
+            return ApiError(
+                answer.status,
+                answer.body if answer.media_type else None,
+                headers=answer.headers,
+                media_type=answer.media_type or "application/json",
+            )
+        return default_failure(failure)
 
     def resolver(self) -> Resolver:
         return _HandlerResolver(self)
