@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from dataclasses import asdict, dataclass
@@ -10,11 +11,14 @@ from pathlib import Path
 
 from connexion import AsyncApp
 from connexion.middleware import MiddlewarePosition
+from connexion.options import SwaggerUIOptions
+from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mockyard import forms, specs, workspace
 from mockyard.admin import PREFIX, admin_app
 from mockyard.auth import security_map
+from mockyard.docs import docs_app, docs_wanted, is_docs_path
 from mockyard.errors import WorkspaceError
 from mockyard.guards import DEFAULT_MAX_BODY, RequestGuardMiddleware
 from mockyard.responses import error_handlers
@@ -35,13 +39,16 @@ class ServeConfig:
     seed: int | None = None
     strict: bool = False
     max_body: int = DEFAULT_MAX_BODY
+    specs: tuple[str, ...] = ()  # serve these spec files (or folders) instead of a workspace
+    reload: bool = False  # a --reload process: reseed at start, serve a broken workspace as 503
 
     def to_env(self) -> str:
         return json.dumps(asdict(self))
 
     @classmethod
     def from_env(cls) -> ServeConfig:
-        return cls(**json.loads(os.environ[CONFIG_ENV]))
+        data = json.loads(os.environ[CONFIG_ENV])
+        return cls(**{**data, "specs": tuple(data.get("specs", ()))})
 
 
 @dataclass
@@ -55,7 +62,7 @@ class Sandbox:
 
 def build(config: ServeConfig) -> Sandbox:
     """Load the workspace, seed the state if it is empty, and assemble the ASGI app."""
-    ws = workspace.load(config.workspace)
+    ws = served_workspace(config)
     hooks: dict[str, ApiHooks] = {}
     loaded = []
     fixture_files = {}
@@ -73,13 +80,17 @@ def build(config: ServeConfig) -> Sandbox:
     store = Store(Path(config.state))
     seed = config.seed if config.seed is not None else ws.seed
     state = SandboxState(store, fixture_files, seed)
-    state.ensure_seeded()
+    if config.reload:  # the fixtures may have changed since the last start
+        state.reset()
+    else:
+        state.ensure_seeded()
     runtime = Runtime(hooks, store, seed=state.seed, clock=lambda: datetime.now(UTC))
     runtime.index(merged)
 
     api = AsyncApp(__name__)
     api.add_api(
-        merged,
+        copy.deepcopy(merged),
+        swagger_ui_options=SwaggerUIOptions(serve_spec=False, swagger_ui=False),
         resolver=runtime.resolver(),
         validate_responses=config.strict,
         security_map=security_map(runtime),
@@ -93,23 +104,51 @@ def build(config: ServeConfig) -> Sandbox:
     )
     for exc_class, handler in error_handlers(runtime).items():
         api.add_error_handler(exc_class, handler)
-    return Sandbox(_Dispatch(admin_app(state), api), state, runtime)
+    docs = docs_app(merged) if docs_wanted(merged) else None
+    return Sandbox(_Dispatch(admin_app(state), api, docs), state, runtime)
+
+
+def served_workspace(config: ServeConfig) -> workspace.Workspace:
+    """The workspace `config` names, or one made of its spec files."""
+    return workspace.from_specs(config.specs) if config.specs else workspace.load(config.workspace)
 
 
 def app_from_env() -> ASGIApp:
-    """uvicorn factory for worker processes: the config travels in an environment variable."""
-    return build(ServeConfig.from_env()).app
+    """uvicorn factory for worker processes: the config travels in an environment variable.
+
+    Under --reload, a workspace broken by an edit is served as 503 with the error, and the next
+    edit that fixes it restarts the process again."""
+    config = ServeConfig.from_env()
+    if not config.reload:
+        return build(config).app
+    try:
+        return build(config).app
+    except WorkspaceError as exc:
+        return _broken(str(exc))
+
+
+def _broken(message: str) -> ASGIApp:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            response = PlainTextResponse(f"mockyard: workspace error: {message}\n", 503)
+            await response(scope, receive, send)
+
+    return app
 
 
 class _Dispatch:
-    """Routes /__mockyard/* to the admin app and everything else to the served APIs."""
+    """Routes /__mockyard/* to the admin app, /openapi.json and /ui to the docs, the rest to
+    the served APIs."""
 
-    def __init__(self, admin: ASGIApp, api: ASGIApp) -> None:
+    def __init__(self, admin: ASGIApp, api: ASGIApp, docs: ASGIApp | None) -> None:
         self.admin = admin
         self.api = api
+        self.docs = docs
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"].startswith(PREFIX + "/"):
             await self.admin(scope, receive, send)
+        elif self.docs and scope["type"] == "http" and is_docs_path(scope["path"]):
+            await self.docs(scope, receive, send)
         else:
             await self.api(scope, receive, send)

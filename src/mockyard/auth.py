@@ -14,6 +14,7 @@ from connexion.security import (
     ApiKeySecurityHandler,
     BasicSecurityHandler,
     BearerSecurityHandler,
+    OAuthSecurityHandler,
 )
 from starlette.concurrency import run_in_threadpool
 
@@ -53,10 +54,25 @@ def security_map(runtime: Runtime) -> dict[str, type]:
         verify = verifier(scheme)
         return type(f"Mockyard{base.__name__}", (base,), {"_resolve_func": lambda self, _: verify})
 
+    def oauth_class() -> type:
+        """OAuth2 bearer tokens: the API's hook decides; the sandbox grants the scopes asked."""
+        verify = verifier("oauth2")
+
+        async def token_info(token: str, *, request: Any, required_scopes: Any = None) -> Any:
+            info = await verify(token, request=request)
+            return None if info is None else {**info, "scope": list(required_scopes or [])}
+
+        return type(
+            "MockyardOAuthSecurityHandler",
+            (OAuthSecurityHandler,),
+            {"get_tokeninfo_func": lambda self, _: token_info},
+        )
+
     return {
         "bearer": handler_class(BearerSecurityHandler, "bearer"),
         "basic": handler_class(BasicSecurityHandler, "basic"),
         "apiKey": handler_class(ApiKeySecurityHandler, "apiKey"),
+        "oauth2": oauth_class(),
     }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import json
 import os
 import shutil
@@ -16,10 +17,12 @@ import click
 # Connexion imports starlette's test client, which warns about httpx on every start.
 warnings.filterwarnings("ignore", message=".*httpx2.*")
 
+from mockyard import drift  # noqa: E402
 from mockyard import workspace as workspace_mod  # noqa: E402
-from mockyard.app import CONFIG_ENV, ServeConfig, build  # noqa: E402
+from mockyard.app import CONFIG_ENV, ServeConfig, build, served_workspace  # noqa: E402
 from mockyard.errors import MockyardError, WorkspaceError  # noqa: E402
 from mockyard.fixtures import build as build_fixtures  # noqa: E402
+from mockyard.workspace import WATCHED_FILES, watched_dirs  # noqa: E402
 
 _WORKSPACE = click.option(
     "--workspace",
@@ -28,6 +31,14 @@ _WORKSPACE = click.option(
     show_default=True,
     type=click.Path(file_okay=False),
     help="Directory holding mockyard.yaml, specs/, handlers/ and fixtures/.",
+)
+
+_SPEC = click.option(
+    "--spec",
+    "spec_files",
+    multiple=True,
+    type=click.Path(exists=True),
+    help="An OpenAPI file (or a folder of them) to use instead of a workspace; repeatable.",
 )
 
 
@@ -56,6 +67,12 @@ def main() -> None:
 @click.option(
     "--strict", is_flag=True, help="Validate every response against the spec (500 if not)."
 )
+@_SPEC
+@click.option(
+    "--reload",
+    is_flag=True,
+    help="Restart when a spec, handler or fixture changes; each restart reseeds the state.",
+)
 def serve(
     workspace: str,
     host: str,
@@ -64,20 +81,42 @@ def serve(
     state: str | None,
     workers: int,
     strict: bool,
+    spec_files: tuple[str, ...],
+    reload: bool,
 ) -> None:
-    """Serve the workspace's APIs as one stateful sandbox."""
+    """Serve the workspace's APIs (or --spec files) as one stateful sandbox."""
     import uvicorn
 
+    if reload and workers > 1:
+        raise click.UsageError("--reload runs one worker; drop --workers")
     if not state:
         tmp = tempfile.mkdtemp(prefix="mockyard-")
         atexit.register(shutil.rmtree, tmp, ignore_errors=True)
         state = str(Path(tmp) / "state.sqlite3")
     config = ServeConfig(
-        workspace=workspace, state=str(Path(state).resolve()), seed=seed, strict=strict
+        workspace=workspace,
+        state=str(Path(state).resolve()),
+        seed=seed,
+        strict=strict,
+        specs=tuple(str(Path(s).resolve()) for s in spec_files),
+        reload=reload,
     )
     sandbox = _or_exit(lambda: build(config))  # seeds the state once, before any worker starts
-    _banner(workspace, host, port, sandbox.state.seed, state)
-    if workers == 1:
+    ws = _or_exit(lambda: served_workspace(config))
+    _banner(ws, host, port, sandbox.state.seed, state)
+    if reload:
+        os.environ[CONFIG_ENV] = config.to_env()
+        uvicorn.run(
+            "mockyard.app:app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            reload=True,
+            reload_dirs=[str(d) for d in watched_dirs(ws)],
+            reload_includes=list(WATCHED_FILES),
+            log_level="warning",
+        )
+    elif workers == 1:
         uvicorn.run(sandbox.app, host=host, port=port, log_level="warning")
     else:
         os.environ[CONFIG_ENV] = config.to_env()
@@ -113,15 +152,57 @@ def fixtures(workspace: str, seed: int | None, api_name: str | None) -> None:
     click.echo(json.dumps(_or_exit(records), indent=2, sort_keys=True))
 
 
-def _banner(workspace: str, host: str, port: int, seed: int, state: str) -> None:
-    ws = workspace_mod.load(workspace)
+@main.command("specs")
+@_WORKSPACE
+@_SPEC
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def specs_command(workspace: str, spec_files: tuple[str, ...], as_json: bool) -> None:
+    """List every operation, whether a handler or the generator answers it, and where each
+    effective spec departs from its upstream vendor blocks (specs/upstream/<api>/).
+
+    Exits 2, naming the file and the problem, when a spec is invalid."""
+    config = ServeConfig(workspace=workspace, specs=spec_files)
+    result = _or_exit(lambda: drift.report(served_workspace(config)))
+    if as_json:
+        click.echo(json.dumps(_jsonable(result), indent=2))
+        return
+    width = max((len(o.api) for o in result.operations), default=3)
+    for op in result.operations:
+        route = f"{op.method.upper():<6} {op.path}"
+        click.echo(f"{op.api:<{width}}  {route:<50} {op.operation_id:<40} {op.answered_by}")
+    for api, files in result.upstream.items():
+        departures = [d for d in result.departures if d.api == api]
+        click.echo(f"\n{api}: {len(departures)} departure(s) from {len(files)} upstream file(s)")
+        last = None
+        for d in departures:
+            if (d.method, d.path) != last:
+                click.echo(f"  {d.method} {d.path}")
+                last = (d.method, d.path)
+            click.echo(f"    - {d.detail}")
+    for api, notes in result.notes.items():
+        click.echo(f"\n{api}: converted from OpenAPI 3.1; not carried over:")
+        for note in notes:
+            click.echo(f"    - {note}")
+
+
+def _jsonable(result: drift.SpecReport) -> dict[str, object]:
+    return {
+        "operations": [dataclasses.asdict(o) for o in result.operations],
+        "departures": [dataclasses.asdict(d) for d in result.departures],
+        "upstream": {api: [str(p) for p in files] for api, files in result.upstream.items()},
+        "notes": result.notes,
+    }
+
+
+def _banner(ws: workspace_mod.Workspace, host: str, port: int, seed: int, state: str) -> None:
     click.echo(f"mockyard sandbox on http://{host}:{port}  (seed {seed}, state {state})")
     for source in ws.apis:
-        click.echo(f"\n  {source.name}  ({source.spec.relative_to(ws.root)})")
+        click.echo(f"\n  {source.name}  ({os.path.relpath(source.spec)})")
         fixture = workspace_mod.read_yaml(source.fixtures) if source.fixtures else None
         for cred in (fixture or {}).get("credentials", []):
             click.echo(f"    {cred['value']:<28} {cred.get('note', '')}")
-    click.echo(f"\n  health: http://{host}:{port}/__mockyard/health    Ctrl-C to stop\n")
+    click.echo(f"\n  docs:   http://{host}:{port}/ui/    spec: http://{host}:{port}/openapi.json")
+    click.echo(f"  health: http://{host}:{port}/__mockyard/health    Ctrl-C to stop\n")
 
 
 def _or_exit(action):  # type: ignore[no-untyped-def]

@@ -55,7 +55,7 @@ def error_handlers(runtime: Runtime) -> dict[type[BaseException], Any]:
 
     def engine_error(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
         failure = failure_for(exc)
-        rendered = runtime.api_for(request.scope).render_failure(failure)
+        rendered = runtime.render_failure(request.scope, failure)
         if rendered.status == failure.status:  # keep what the status needs (Allow, Retry-After)
             rendered.headers = {**(getattr(exc, "headers", None) or {}), **rendered.headers}
         return to_response(rendered)

@@ -9,6 +9,10 @@ operationId (kebab-case becomes snake_case):
 A form body with bracketed keys reaches the handler nested and typed, as it was validated (see
 `forms`). Each handler call runs in one store transaction: committed when the handler returns,
 rolled back when it raises, so an error never changes state.
+
+Operations without a handler, and every request that carries a `Prefer` header, are answered by
+`mocking` from the spec alone: no handler runs, no transaction opens. Both happen inside the
+endpoint, so security and request validation have already passed (Prism's order).
 """
 
 from __future__ import annotations
@@ -24,11 +28,15 @@ from typing import Any
 
 from connexion.context import _context as connexion_context
 from connexion.context import _scope as connexion_scope
+from connexion.context import request as connexion_request
+from connexion.lifecycle import ConnexionResponse
 from connexion.resolver import Resolution, Resolver
 
-from mockyard import forms
+from mockyard import forms, prefer
 from mockyard.errors import ApiError, Failure, WorkspaceError
 from mockyard.fixtures import seeded_faker
+from mockyard.mocking import Responder
+from mockyard.prefer import Preference, UnsatisfiablePreference
 from mockyard.specs import API_TAG, handler_name
 from mockyard.store import ApiStore, Store, WriteNeeded
 from mockyard.types import Clock, Context, Credentials, Principal
@@ -72,6 +80,10 @@ class ApiHooks:
     def handler(self, operation_id: str) -> Handler | None:
         return getattr(self.module, handler_name(operation_id), None) if self.module else None
 
+    @property
+    def renders_failures(self) -> bool:
+        return getattr(self.module, "render_failure", None) is not None
+
     def render_failure(self, failure: Failure) -> ApiError:
         hook = getattr(self.module, "render_failure", None)
         return hook(failure) if hook else default_failure(failure)
@@ -97,6 +109,7 @@ class Runtime:
         self.api_paths: list[tuple[str, str]] = []  # (path template, api) for unrouted requests
 
     def index(self, merged_spec: Mapping[str, Any]) -> None:
+        self.responder = Responder(merged_spec, lambda: self.seed)
         for route, item in merged_spec["paths"].items():
             for op in item.values():
                 if isinstance(op, dict) and API_TAG in op:
@@ -110,6 +123,42 @@ class Runtime:
         if api is None:
             api = _closest_api(scope.get("path", ""), self.api_paths) or next(iter(self.apis))
         return self.apis[api]
+
+    def mock(self, op_id: str, params: Mapping[str, Any], preference: Preference) -> Any:
+        """The spec's own answer (see `mocking`); runs no handler and opens no transaction."""
+        accept = connexion_request.headers.get("accept")
+        answer = self.responder.answer(op_id, params, preference, accept)
+        return ConnexionResponse(
+            status_code=answer.status,
+            body=answer.body,
+            mimetype=answer.media_type,
+            content_type=answer.media_type,
+            headers=answer.headers,
+        )
+
+    def render_failure(self, scope: Mapping[str, Any], failure: Failure) -> ApiError:
+        """The request's API renders the failure: by its hook if it has one, else as its spec
+        documents that status for the operation (its example or schema), else as RFC 7807."""
+        api = self.api_for(scope)
+        if api.renders_failures:
+            return api.render_failure(failure)
+        responder = getattr(self, "responder", None)
+        routing = (scope.get("extensions") or {}).get("connexion_routing", {})
+        op_id = routing.get("operation_id")  # under uvicorn the error scope lacks it: match
+        if responder and not op_id:
+            op_id = responder.find(scope.get("method", ""), scope.get("path", ""))
+        if responder and op_id in responder.operations:
+            try:
+                answer = responder.answer(op_id, {}, Preference(code=failure.status))
+            except UnsatisfiablePreference:
+                return default_failure(failure)
+            return ApiError(
+                answer.status,
+                answer.body if answer.media_type else None,
+                headers=answer.headers,
+                media_type=answer.media_type or "application/json",
+            )
+        return default_failure(failure)
 
     def resolver(self) -> Resolver:
         return _HandlerResolver(self)
@@ -158,7 +207,7 @@ class _HandlerResolver(Resolver):
         api = self.runtime.api_of_operation.get(op_id, "")
         fn = self.runtime.apis[api].handler(op_id) if api in self.runtime.apis else None
         if fn is None:
-            return Resolution(_unhandled(operation), op_id)
+            return Resolution(_unhandled(self.runtime, op_id), op_id)
         return Resolution(_endpoint(self.runtime, api, op_id, operation.method, fn), op_id)
 
 
@@ -168,6 +217,9 @@ def _endpoint(runtime: Runtime, api: str, op_id: str, method: str, fn: Handler) 
     accepted = frozenset(list(params)[1:])
 
     def endpoint(**kwargs: Any) -> Any:
+        preference = prefer.from_headers(connexion_request.headers)
+        if preference:  # the client wants a documented answer: the handler and state stay out
+            return runtime.mock(op_id, kwargs, preference)
         form = forms.parsed_body(connexion_scope.get(None))
         if form is not None and "body" in kwargs:  # the nested form, as it was validated
             kwargs["body"] = form
@@ -182,14 +234,11 @@ def _endpoint(runtime: Runtime, api: str, op_id: str, method: str, fn: Handler) 
     return endpoint
 
 
-def _unhandled(operation: Any) -> Handler:
-    """No handler: answer with the operation's first documented 2xx example."""
+def _unhandled(runtime: Runtime, op_id: str) -> Handler:
+    """No handler: the mock answers (a documented example, or data generated from the schema)."""
 
-    def endpoint(**_: Any) -> Any:
-        for status in sorted(operation.responses):
-            if str(status).startswith("2"):
-                return operation.example_response(status_code=status)[0], int(status)
-        raise ApiError(501)
+    def endpoint(**kwargs: Any) -> Any:
+        return runtime.mock(op_id, kwargs, prefer.from_headers(connexion_request.headers))
 
     return endpoint
 

@@ -17,6 +17,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
+from openapi_spec_validator import OpenAPIV30SpecValidator
+from referencing.exceptions import Unresolvable
+
+from mockyard.convert import Conversion, safe_component_names, to_openapi30
 from mockyard.errors import SpecError
 from mockyard.workspace import read_yaml
 
@@ -36,15 +40,63 @@ class Operation:
 
 
 def load_spec(path: Path) -> dict[str, Any]:
-    """Read an OpenAPI 3.0 document, checking the little the engine relies on."""
+    """Read an OpenAPI 3.0.x or 3.1.x document (YAML or JSON) as the 3.0.3 the engine serves."""
+    return checked(path).document
+
+
+def checked(path: Path) -> Conversion:
+    """`load_spec`, keeping the conversion's notes (what a 3.1 document lost on the way)."""
     spec = read_yaml(path)
     if not isinstance(spec, dict) or "openapi" not in spec:
         raise SpecError("not an OpenAPI document (no 'openapi' field)", path=path)
-    if not str(spec["openapi"]).startswith("3.0"):
-        raise SpecError(f"OpenAPI {spec['openapi']} is not supported; use 3.0.x", path=path)
-    if not isinstance(spec.get("paths"), dict):
+    version = str(spec["openapi"])
+    if not re.match(r"^3\.[01]\.\d+", version):
+        raise SpecError(f"OpenAPI {version} is not supported; use 3.0.x or 3.1.x", path=path)
+    if not isinstance(spec.get("paths", {}), dict):
         raise SpecError("'paths' must be a mapping", path=path)
-    return spec
+    conversion = to_openapi30(spec)
+    safe_component_names(conversion.document)
+    _name_operations(conversion.document, path)
+    problem = _first_problem(conversion.document)
+    if problem:
+        raise SpecError(f"invalid OpenAPI {version} document: {problem}", path=path)
+    return conversion
+
+
+def _name_operations(spec: dict[str, Any], path: Path) -> None:
+    """Give every operation an operationId (`get /users/{id}` -> `get_users_id`); reject twins."""
+    seen: set[str] = set()
+    unnamed = []
+    for route, item in spec["paths"].items():
+        for method, op in (item or {}).items():
+            if method not in METHODS or not isinstance(op, dict):
+                continue
+            if "operationId" not in op:
+                unnamed.append((route, method, op))
+            elif op["operationId"] in seen:
+                raise SpecError(f"operationId {op['operationId']!r} is used twice", path=path)
+            else:
+                seen.add(op["operationId"])
+    for route, method, op in unnamed:
+        base = re.sub(r"[^A-Za-z0-9]+", "_", f"{method}_{route}").strip("_")
+        name, n = base, 1
+        while name in seen:
+            n += 1
+            name = f"{base}_{n}"
+        op["operationId"] = name
+        seen.add(name)
+
+
+def _first_problem(spec: dict[str, Any]) -> str:
+    try:
+        error = next(iter(OpenAPIV30SpecValidator(spec).iter_errors()), None)
+    except Unresolvable as exc:
+        return f"unresolvable reference {getattr(exc, 'ref', exc)!r}"
+    if error is None:
+        return ""
+    where = "/".join(str(p) for p in getattr(error, "absolute_path", ()) or ())
+    message = str(getattr(error, "message", error)).splitlines()[0]
+    return f"{message} (at {where})" if where else message
 
 
 def operations(spec: dict[str, Any], api: str = "") -> Iterator[Operation]:

@@ -8,6 +8,7 @@ mount `prefix`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,47 @@ def load(root: Path | str) -> Workspace:
         raise WorkspaceError("no OpenAPI specs found in specs/", path=root)
     settings = {k: v for k, v in config.items() if k not in ("apis", "seed")}
     return Workspace(root, apis, int(config.get("seed", DEFAULT_SEED)), settings)
+
+
+def from_specs(paths: Iterable[Path | str]) -> Workspace:
+    """Spec files alone (`serve --spec`): each file, or each spec in a folder, is an API named
+    after its file; no handlers, no fixtures."""
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw).resolve()
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.suffix in _SPEC_SUFFIXES and p.is_file())
+            if not found:
+                raise WorkspaceError("no OpenAPI specs (.yaml, .yml, .json) in folder", path=path)
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise WorkspaceError("spec file does not exist", path=path)
+    if not files:
+        raise WorkspaceError("no spec files given")
+    apis: list[ApiSource] = []
+    for path in files:
+        name, n = path.stem, 1
+        while any(a.name == name for a in apis):
+            n += 1
+            name = f"{path.stem}-{n}"
+        apis.append(ApiSource(name, path))
+    return Workspace(files[0].parent, tuple(apis))
+
+
+WATCHED_FILES = ("*.py", "*.yaml", "*.yml", "*.json")
+"""What `serve --reload` restarts for, in the folders `watched_dirs` names."""
+
+
+def watched_dirs(ws: Workspace) -> list[Path]:
+    """The folders holding the workspace's specs, handlers and fixtures (not the root, which
+    may hold a virtualenv)."""
+    dirs = [ws.root / name for name in ("specs", "handlers", "fixtures")]
+    for source in ws.apis:
+        dirs.extend(p.parent for p in (source.spec, source.handlers, source.fixtures) if p)
+    unique = sorted({d.resolve() for d in dirs if d.is_dir()})
+    return [d for d in unique if not any(o != d and o in d.parents for o in unique)]
 
 
 def _spec_files(root: Path) -> list[Path]:
