@@ -69,6 +69,8 @@ class Bench:
             cpu_list=usable[1:2] if self.pinned else None,
         )
         self.unpinned_wrk = loadgen.Wrk(connections=opts.connections, threads=self.wrk.threads)
+        self.contract_cli = [sys.executable, "-m", "mockyard.cli"]
+        self.pay_check: dict[str, int] = {}
 
     def prepare(self) -> None:
         """Request lists and the pay state, from the workspace's own records."""
@@ -195,7 +197,7 @@ class Bench:
     def contract(self) -> dict[str, Any]:
         if self.opts.no_contract:
             return {"available": None, "wall_s": None, "summary": "skipped (--no-contract)"}
-        cli = [sys.executable, "-m", "mockyard.cli"]
+        cli = self.contract_cli
         help_text = subprocess.run(
             [*cli, "contract", "--help"], capture_output=True, text=True, cwd=ROOT
         )

@@ -22,7 +22,7 @@ if str(ROOT) not in sys.path:  # `bench` lives beside src/, not in the installed
 # Connexion imports starlette's test client, which warns about httpx (as in mockyard/cli.py).
 warnings.filterwarnings("ignore", message=".*httpx2.*")
 
-from bench import loadgen, report, servers, workload  # noqa: E402
+from bench import loadgen, report, run, servers, workload  # noqa: E402
 from bench.baselines import connexion_mock, starlette_app  # noqa: E402
 from mockyard.app import ServeConfig, build  # noqa: E402
 
@@ -197,6 +197,39 @@ def test_table_shows_ratios_marks_and_a_missing_contract_command() -> None:
     assert f"2.33{times}" in text and f"0.26{times}" in text and f"1.76{times} one worker" in text
     assert "✓" in text and "✗" in text
     assert "n/a (mockyard contract not available)" in text
+
+
+FAKE_CLI = """
+import sys
+if sys.argv[1:] == ["contract", "--help"]:
+    print("Usage: mockyard contract --base-url URL --workspace DIR --max-examples N")
+elif sys.argv[1] == "contract":
+    print("contract", *sys.argv[2:])
+    print("3 passed, 0 failed")
+else:
+    sys.exit(2)
+"""
+
+
+def test_contract_run_is_timed_against_a_fresh_sandbox(records: dict, tmp_path: Path) -> None:
+    bench = run.Bench(run.options([]), tmp_path)
+    validate = workload.validate_requests(records)[0]
+    bench.probe = servers.Probe("GET", validate.path, {"Authorization": f"Bearer {validate.token}"})
+    (tmp_path / "fake_cli.py").write_text(FAKE_CLI)
+    bench.contract_cli = [sys.executable, str(tmp_path / "fake_cli.py")]
+    result = bench.contract()
+    assert result["available"] is True and result["exit_code"] == 0
+    assert result["command"][-2:] == ["--max-examples", "100"]
+    assert "--base-url" in result["command"] and 0 < result["wall_s"] < 30
+    assert result["summary"].endswith("(3 passed, 0 failed)")
+    assert bench.failures == []
+
+
+def test_missing_contract_command_is_reported_not_failed(tmp_path: Path) -> None:
+    bench = run.Bench(run.options([]), tmp_path)
+    bench.contract_cli = [sys.executable, "-c", "import sys; sys.exit(2)"]
+    assert bench.contract()["summary"] == "n/a (mockyard contract not available)"
+    assert bench.failures == []
 
 
 @pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
