@@ -6,7 +6,7 @@ STAMP   = $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 9000
 
-.PHONY: run test lint contract bench clean
+.PHONY: run test lint contract bench wrk clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "mockyard needs Python >= 3.11 (found %s)" % sys.version.split()[0])'
@@ -20,10 +20,28 @@ run: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check src handlers tests
+	$(BIN)/ruff format --check src handlers tests bench
 
 test: $(STAMP) lint
 	$(BIN)/pytest
+
+# The load generator is Debian's wrk. Installing it needs root and apt-get; otherwise say how.
+wrk:
+	@command -v wrk >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing wrk (Debian package) for make bench"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null 2>&1 || \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }; \
+	  fi; \
+	  command -v wrk >/dev/null 2>&1 || { \
+	    echo "make bench needs wrk, the HTTP load generator: run 'apt-get install wrk' as root" \
+	         "(Debian/Ubuntu) or install it from your OS packages, then run make bench again." >&2; \
+	    exit 1; }; }
+
+# About three minutes, loopback only: throughput, latency, cold start, workers, memory, contract.
+# BENCH_ARGS passes options through, e.g. BENCH_ARGS="--duration 5 --no-contract".
+bench: $(STAMP) wrk
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

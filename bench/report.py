@@ -1,0 +1,151 @@
+"""Issue 7's targets, checked against one run's results, and the table `make bench` prints."""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+MOCKYARD, CONNEXION, STARLETTE, TWO_WORKERS = (
+    "mockyard",
+    "connexion-mock",
+    "starlette",
+    "mockyard-2w",
+)
+APPS = (STARLETTE, CONNEXION, MOCKYARD, TWO_WORKERS)
+LABELS = {
+    STARLETTE: "starlette (ceiling)",
+    CONNEXION: "connexion mock",
+    MOCKYARD: "mockyard",
+    TWO_WORKERS: "mockyard, 2 workers",
+}
+OPERATIONS = ("validate", "pay")
+
+
+@dataclass(frozen=True)
+class Target:
+    """One target of issue 7: `value` compared with `limit`; None when it was not measured."""
+
+    name: str
+    value: float | None
+    limit: float
+    unit: str
+    at_least: bool
+
+    @property
+    def met(self) -> bool | None:
+        if self.value is None:
+            return None
+        compare: Callable[[float, float], bool] = operator.ge if self.at_least else operator.le
+        return compare(self.value, self.limit)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "value": None if self.value is None else round(self.value, 3),
+            "limit": self.limit,
+            "unit": self.unit,
+            "at_least": self.at_least,
+            "met": self.met,
+        }
+
+
+def _rps(results: Mapping[str, Any], op: str, app: str) -> float | None:
+    run = results["scenarios"].get(op, {}).get(app)
+    return run["measured"]["rps"] if run else None
+
+
+def ratio(results: Mapping[str, Any], op: str, app: str, base: str) -> float | None:
+    mine, theirs = _rps(results, op, app), _rps(results, op, base)
+    return mine / theirs if mine is not None and theirs else None
+
+
+def targets(results: Mapping[str, Any]) -> list[Target]:
+    out = []
+    for op in OPERATIONS:
+        run = results["scenarios"].get(op, {}).get(MOCKYARD)
+        p99 = run["measured"]["p99_ms"] if run else None
+        out += [
+            Target(
+                f"{op} vs connexion mock", ratio(results, op, MOCKYARD, CONNEXION), 2.3, "×", True
+            ),
+            Target(
+                f"{op} vs bare starlette", ratio(results, op, MOCKYARD, STARLETTE), 0.25, "×", True
+            ),
+            Target(f"{op} p99", p99, 15.0, "ms", False),
+        ]
+    out.append(
+        Target(
+            "cold start", results["cold_start"].get(MOCKYARD, {}).get("median_s"), 0.7, "s", False
+        )
+    )
+    for op in OPERATIONS:
+        out.append(
+            Target(
+                f"{op}: 2 workers vs 1", ratio(results, op, TWO_WORKERS, MOCKYARD), 1.7, "×", True
+            )
+        )
+    rss = [results["rss_mb"][app] for app in (MOCKYARD, TWO_WORKERS) if app in results["rss_mb"]]
+    out.append(Target("peak RSS per worker", max(rss, default=None), 150.0, "MB", False))
+    out.append(Target("contract run", results["contract"].get("wall_s"), 60.0, "s", False))
+    return out
+
+
+def _num(value: float | None, digits: int = 1, suffix: str = "") -> str:
+    return "—" if value is None else f"{value:,.{digits}f}{suffix}"
+
+
+def _mark(met: bool | None) -> str:
+    return {True: "✓", False: "✗", None: "–"}[met]
+
+
+def table(results: Mapping[str, Any]) -> str:
+    """The whole report as text."""
+    s = results["settings"]
+    m = results["machine"]
+    lines = [
+        f"mockyard bench, {m['date']} on {m['cpu']} ({m['cpus']} CPUs), load {m['loadavg_start']}",
+        f"{s['connections']} connections, {s['duration_s']:g} s measured after {s['warmup_s']:g} s"
+        f" warm-up; {s['pinning']}",
+        "",
+        f"{'scenario':<30}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
+        f"{'×connexion':>12}{'×starlette':>12}{'non-2xx':>9}",
+    ]
+    for op in OPERATIONS:
+        for app in APPS:
+            run = results["scenarios"].get(op, {}).get(app)
+            if not run:
+                continue
+            r = run["measured"]
+            cx = ratio(results, op, app, CONNEXION) if app != CONNEXION else None
+            st = ratio(results, op, app, STARLETTE) if app != STARLETTE else None
+            extra = ""
+            if app == TWO_WORKERS:
+                extra = f"   {_num(ratio(results, op, app, MOCKYARD), 2)}× one worker"
+            lines.append(
+                f"{op + '  ' + LABELS[app]:<30}{_num(r['rps']):>10}{_num(r['p50_ms'], 2):>9}"
+                f"{_num(r['p99_ms'], 2):>9}{_num(cx, 2, '×'):>12}{_num(st, 2, '×'):>12}"
+                f"{r['non_2xx'] + r['socket_errors']:>9}{extra}"
+            )
+    cold = results["cold_start"]
+    lines += [
+        "",
+        "cold start, process start → first 200 of a validate, median of "
+        f"{s['cold_runs']}: "
+        + ", ".join(f"{LABELS[a]} {_num(c['median_s'], 2)} s" for a, c in cold.items()),
+        "peak RSS per worker (VmHWM): "
+        + ", ".join(f"{LABELS[a]} {_num(v)} MB" for a, v in results["rss_mb"].items()),
+        f"contract run: {results['contract']['summary']}",
+        "",
+        "targets (issue 7)",
+    ]
+    for t in targets(results):
+        value = _num(t.value, 2 if t.unit in ("×", "s") else 1)
+        sign = "≥" if t.at_least else "≤"
+        lines.append(
+            f"  {_mark(t.met)} {t.name:<26}{value:>10} {t.unit:<3} ({sign} {t.limit:g} {t.unit})"
+        )
+    for failure in results["failures"]:
+        lines.append(f"FAILED: {failure}")
+    return "\n".join(lines)

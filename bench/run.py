@@ -1,0 +1,314 @@
+"""`make bench`: mockyard against its ceiling and Connexion's mock, measured in one run.
+
+Scenarios, each on a server started for it on a free 127.0.0.1 port and stopped after it:
+
+- cold start: process start → first 200 of a validate request, for mockyard (fresh state, seeded
+  at start), Connexion's mock and bare Starlette, interleaved, median of `--cold-runs`;
+- validate and pay at 16 connections: bare Starlette, Connexion's mock, mockyard with one worker
+  (server pinned to one CPU, wrk to another, when the machine has two), then mockyard with two
+  workers on one shared state (nothing pinned: the workers need both CPUs);
+- the peak RSS of every worker process, read from /proc at the end of each load scenario;
+- the wall time of `mockyard contract` against a fresh sandbox, when the command exists.
+
+Exit status 1 when a measurement is not trustworthy (a non-2xx answer, a socket error, a pay list
+that ran out), or, with `--check`, when a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import loadgen, report, servers, workload
+from bench.machine import describe_machine
+from bench.report import CONNEXION, MOCKYARD, STARLETTE, TWO_WORKERS
+from bench.servers import ROOT, App, Probe
+
+RESULTS = ROOT / "bench" / "results" / "latest.json"
+
+
+def options(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=10.0, help="measured seconds per run")
+    parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds before")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--cold-runs", type=int, default=5, help="cold starts per app")
+    parser.add_argument(
+        "--pay-invoices",
+        type=int,
+        default=150_000,
+        help="distinct payable invoices in the pay state (the list must outlast both pay runs)",
+    )
+    parser.add_argument("--no-contract", action="store_true", help="skip the contract run")
+    parser.add_argument("--json", type=Path, default=RESULTS, help="where to write the results")
+    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    return parser.parse_args(argv)
+
+
+class Bench:
+    """One bench run: its settings, its scratch directory and the results so far."""
+
+    def __init__(self, opts: argparse.Namespace, scratch: Path) -> None:
+        self.opts = opts
+        self.scratch = scratch
+        self.failures: list[str] = []
+        usable = servers.cpus()
+        self.pinned = len(usable) >= 2 and shutil.which("taskset") is not None
+        self.server_cpus = usable[:1] if self.pinned else None
+        self.wrk = loadgen.Wrk(
+            connections=opts.connections,
+            threads=1 if self.pinned else 2,
+            cpu_list=usable[1:2] if self.pinned else None,
+        )
+        self.unpinned_wrk = loadgen.Wrk(connections=opts.connections, threads=self.wrk.threads)
+        self.contract_cli = [sys.executable, "-m", "mockyard.cli"]
+        self.pay_check: dict[str, int] = {}
+
+    def prepare(self) -> None:
+        """Request lists and the pay state, from the workspace's own records."""
+        records = workload.load_records(ROOT)[workload.API]
+        validate = workload.validate_requests(records)
+        self.validate_list = self.scratch / "validate.tsv"
+        workload.write_requests(self.validate_list, validate)
+        self.probe = Probe(
+            "GET", validate[0].path, {"Authorization": f"Bearer {validate[0].token}"}
+        )
+
+        base = len(workload.payable_invoices(records))
+        copies = max(0, -(-self.opts.pay_invoices // base) - 1)
+        scaled, payable = workload.scale_for_pay(records, copies)
+        self.pay_list = self.scratch / "pay.tsv"
+        self.pay_count = workload.write_requests(self.pay_list, workload.pay_requests(payable))
+        self.pay_state = self.scratch / "pay-state.sqlite3"
+        workload.write_state(self.pay_state, scaled, _workspace_seed())
+        self.pay_base = base
+
+    def cold_starts(self) -> dict[str, Any]:
+        apps = {MOCKYARD: servers.mockyard(), CONNEXION: servers.CONNEXION_MOCK}
+        apps[STARLETTE] = servers.STARLETTE
+        runs: dict[str, list[float]] = {name: [] for name in apps}
+        for _ in range(self.opts.cold_runs):
+            for name, app in apps.items():  # interleaved, so background load hits all alike
+                server = servers.start(app, self.scratch, self.probe, cpu_list=self.server_cpus)
+                server.stop()
+                runs[name].append(server.ready_s)
+        return {
+            name: {"median_s": statistics.median(times), "runs_s": [round(t, 3) for t in times]}
+            for name, times in runs.items()
+        }
+
+    def load(
+        self,
+        label: str,
+        app: App,
+        request_list: Path,
+        *extra: str,
+        workers: int = 1,
+        offset: int = 0,
+        stateful: bool = False,
+    ) -> dict[str, Any]:
+        """Warm up, then measure, one server under the walk of `request_list`."""
+        pinned = workers == 1
+        wrk = self.wrk if pinned else self.unpinned_wrk
+        cpu_list = self.server_cpus if pinned else None
+        with servers.running(app, self.scratch, self.probe, *extra, cpu_list=cpu_list) as server:
+            if workers > 1:
+                servers.await_workers(server, workers)
+            warm = wrk.run(server.url, request_list, self.opts.warmup, offset)
+            measured = wrk.run(server.url, request_list, self.opts.duration, warm.next_offset)
+            rss = server.peak_rss_kib()
+            master = servers.vm_hwm_kib(server.process.pid) if workers > 1 else None
+            command = server.command
+        for phase, result in (("warm-up", warm), ("measured", measured)):
+            if result.non_2xx or result.socket_errors:
+                self.failures.append(
+                    f"{label}: {phase} run had statuses {result.statuses}, errors {result.errors}"
+                )
+            if stateful and result.wrapped:
+                self.failures.append(
+                    f"{label}: the request list ran out ({result.wrapped} reused); "
+                    "raise --pay-invoices"
+                )
+        return {
+            "warmup": warm.as_dict(),
+            "measured": measured.as_dict()
+            | {"non_2xx": measured.non_2xx, "socket_errors": measured.socket_errors},
+            "peak_rss_kib": {str(pid): kib for pid, kib in rss.items()},
+            "master_peak_rss_kib": master,  # uvicorn's supervisor, which seeded the state
+            "server": command,
+            "wrk": wrk.command("URL", request_list, self.opts.duration, 0)[:-3],
+            "server_pinned": cpu_list is not None,
+        }
+
+    def scenarios(self) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {"validate": {}, "pay": {}}
+        for op, requests in (("validate", self.validate_list), ("pay", self.pay_list)):
+            out[op][STARLETTE] = self.load(f"{op} starlette", servers.STARLETTE, requests)
+            out[op][CONNEXION] = self.load(f"{op} connexion mock", servers.CONNEXION_MOCK, requests)
+        v = out["validate"]
+        v[MOCKYARD] = self.load("validate mockyard", servers.mockyard(), self.validate_list)
+        v[TWO_WORKERS] = self.load(
+            "validate mockyard 2 workers",
+            servers.mockyard(),
+            self.validate_list,
+            "--workers",
+            "2",
+            workers=2,
+        )
+        paid_before = workload.paid_count(self.pay_state)
+        state = ("--state", str(self.pay_state))
+        p = out["pay"]
+        p[MOCKYARD] = self.load(
+            "pay mockyard", servers.mockyard(ROOT, *state), self.pay_list, stateful=True
+        )
+        p[TWO_WORKERS] = self.load(
+            "pay mockyard 2 workers",
+            servers.mockyard(ROOT, *state, "--workers", "2"),
+            self.pay_list,
+            workers=2,
+            offset=p[MOCKYARD]["measured"]["next_offset"],
+            stateful=True,
+        )
+        self._check_paid(p, workload.paid_count(self.pay_state) - paid_before)
+        return out
+
+    def _check_paid(self, pay: dict[str, Any], paid: int) -> None:
+        """Every 200 of a pay must be an invoice marked paid in the state, and nothing more than
+        what was sent may be: proof that each pay did real work."""
+        runs = [
+            pay[app][phase] for app in (MOCKYARD, TWO_WORKERS) for phase in ("warmup", "measured")
+        ]
+        ok = sum(r["statuses"].get("200", 0) for r in runs)
+        sent = sum(r["issued"] for r in runs)
+        self.pay_check = {"paid_in_state": paid, "answered_200": ok, "sent": sent}
+        if not ok <= paid <= sent:
+            self.failures.append(
+                f"pay: {paid} invoices paid in the state, {ok} answered 200, {sent} sent"
+            )
+
+    def contract(self) -> dict[str, Any]:
+        if self.opts.no_contract:
+            return {"available": None, "wall_s": None, "summary": "skipped (--no-contract)"}
+        cli = self.contract_cli
+        help_text = subprocess.run(
+            [*cli, "contract", "--help"], capture_output=True, text=True, cwd=ROOT
+        )
+        if help_text.returncode != 0:
+            return {
+                "available": False,
+                "wall_s": None,
+                "summary": "n/a (mockyard contract not available)",
+            }
+        with servers.running(servers.mockyard(), self.scratch, self.probe) as server:
+            command = [*cli, "contract", "--base-url", server.url]
+            if "--workspace" in help_text.stdout:
+                command += ["--workspace", str(ROOT)]
+            if "--max-examples" in help_text.stdout:
+                command += ["--max-examples", "100"]
+            log = self.scratch / "contract.log"
+            with log.open("wb") as out:
+                started = time.perf_counter()
+                done = subprocess.run(
+                    command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, timeout=900
+                )
+                wall = time.perf_counter() - started
+        tail = log.read_text(errors="replace").strip().splitlines()[-1:] or [""]
+        summary = f"{wall:.1f} s, exit {done.returncode} ({tail[0][:100]})"
+        if done.returncode != 0:
+            self.failures.append(f"contract run exited {done.returncode}: see {log}")
+        return {
+            "available": True,
+            "wall_s": wall,
+            "exit_code": done.returncode,
+            "command": command,
+            "summary": summary,
+        }
+
+
+def _workspace_seed() -> int:
+    from mockyard import workspace
+
+    return workspace.load(ROOT).seed
+
+
+def main(argv: list[str] | None = None) -> int:
+    opts = options(argv)
+    if shutil.which("wrk") is None:
+        print(
+            "make bench needs wrk: `make bench` installs it (apt-get install wrk)", file=sys.stderr
+        )
+        return 2
+    scratch = Path(tempfile.mkdtemp(prefix="mockyard-bench-"))
+    bench = Bench(opts, scratch)
+    results: dict[str, Any] = {"machine": describe_machine()}
+    started = time.monotonic()
+    try:
+        print("preparing request lists and the pay state …", flush=True)
+        bench.prepare()
+        print("cold starts …", flush=True)
+        results["cold_start"] = bench.cold_starts()
+        print("load: validate and pay …", flush=True)
+        results["scenarios"] = bench.scenarios()
+        print("contract run …", flush=True)
+        results["contract"] = bench.contract()
+    except (servers.ServerError, loadgen.LoadError, subprocess.SubprocessError) as exc:
+        _keep_only_logs(scratch)
+        print(f"bench failed: {exc}\nlogs kept in {scratch}", file=sys.stderr)
+        return 1
+    results["rss_mb"] = _rss_mb(results["scenarios"])
+    results["settings"] = {
+        "duration_s": opts.duration,
+        "warmup_s": opts.warmup,
+        "connections": opts.connections,
+        "wrk_threads": bench.wrk.threads,
+        "cold_runs": opts.cold_runs,
+        "pay_invoices": bench.pay_count,
+        "payable_bulk_invoices": bench.pay_base,
+        "pinning": (
+            f"one-worker servers pinned to CPU {bench.server_cpus[0]}, wrk to CPU "
+            f"{bench.wrk.cpu_list[0]}; two-worker runs unpinned"
+            if bench.pinned and bench.server_cpus and bench.wrk.cpu_list
+            else "nothing pinned (fewer than 2 CPUs or no taskset)"
+        ),
+        "wall_s": round(time.monotonic() - started, 1),
+    }
+    results["pay_check"] = bench.pay_check
+    results["failures"] = bench.failures
+    results["targets"] = [t.as_dict() for t in report.targets(results)]
+    opts.json.parent.mkdir(parents=True, exist_ok=True)
+    opts.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print()
+    print(report.table(results))
+    print(f"\nresults: {opts.json}  ({results['settings']['wall_s']:.0f} s)")
+    if bench.failures:
+        _keep_only_logs(scratch)
+        print(f"logs kept in {scratch}", file=sys.stderr)
+        return 1
+    shutil.rmtree(scratch, ignore_errors=True)
+    missed = [t for t in report.targets(results) if t.met is False]
+    return 1 if opts.check and missed else 0
+
+
+def _keep_only_logs(scratch: Path) -> None:
+    """After a failure, keep the servers' logs but not the request lists and state (~60 MB)."""
+    for path in scratch.iterdir():
+        if path.is_file() and not path.name.endswith(".log"):
+            path.unlink()
+
+
+def _rss_mb(scenarios: dict[str, dict[str, Any]]) -> dict[str, float]:
+    """Per app, the largest peak RSS of any one of its worker processes, in MB (10^6 bytes)."""
+    peak: dict[str, int] = {}
+    for runs in scenarios.values():
+        for app, run in runs.items():
+            for kib in run["peak_rss_kib"].values():
+                peak[app] = max(peak.get(app, 0), kib)
+    return {app: round(kib * 1024 / 1e6, 1) for app, kib in peak.items()}
