@@ -32,7 +32,6 @@ class LiveSandbox:
     process: subprocess.Popen[bytes]
     state: Path
     log: Path
-    log: Path
 
     def client(self, token: str | None = "sandbox-token") -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -49,9 +48,6 @@ class LiveSandbox:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-
-    def log_text(self) -> str:
-        return self.log.read_text(errors="replace")
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")

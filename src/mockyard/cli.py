@@ -134,5 +134,7 @@ def _or_exit(action):  # type: ignore[no-untyped-def]
     except MockyardError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
+
+
 if __name__ == "__main__":
     main()
