@@ -56,7 +56,8 @@ def error_handlers(runtime: Runtime) -> dict[type[BaseException], Any]:
     def engine_error(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
         failure = failure_for(exc)
         rendered = runtime.api_for(request.scope).render_failure(failure)
-        if isinstance(exc, RequestRefused):
+        if isinstance(exc, RequestRefused | HTTPException) and exc.headers:
+            # e.g. Retry-After on 429, and Allow on 405 (RFC 9110 requires it there)
             rendered.headers = {**exc.headers, **rendered.headers}
         return to_response(rendered)
 
