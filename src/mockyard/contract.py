@@ -296,7 +296,7 @@ class _Translator:
     def translate(self, event: Any) -> Iterator[Event]:
         from schemathesis.core.errors import NoLinksFound
         from schemathesis.engine import StopReason, events
-        from schemathesis.engine.run import TESTING_PHASES, PhaseName
+        from schemathesis.engine.run import TESTING_PHASES, PhaseName, PhaseSkipReason
 
         if isinstance(event, events.PhaseStarted) and event.phase.name in TESTING_PHASES:
             yield PhaseStarted(self.api, event.phase.name.value)
@@ -319,6 +319,8 @@ class _Translator:
             shown = reason.display if reason is not None else None
             if stateful and self.stateful_skip:
                 status, shown = "skip", self.stateful_skip
+            elif stateful and reason is PhaseSkipReason.NOT_APPLICABLE:
+                shown = "the spec has no OpenAPI links to follow"
             yield PhaseFinished(
                 self.api,
                 event.phase.name.value,

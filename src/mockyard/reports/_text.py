@@ -31,7 +31,10 @@ def settings_line(result: ContractResult) -> str:
 def verdict(result: ContractResult) -> str:
     operations = len({(t.api, t.operation) for t in result.tallies})
     checks = len({t.check for t in result.tallies})
-    tested = f"{operations} operations, {checks} checks, {result.cases} check runs"
+    tested = (
+        f"{_plural(operations, 'operation')}, {_plural(checks, 'check')}, "
+        f"{_plural(result.cases, 'check run')}"
+    )
     took = f"{result.elapsed:.1f} s"
     if result.outcome is Outcome.FAILED:
         names = ", ".join(sorted({f.check for f in result.failures}))
@@ -43,6 +46,10 @@ def verdict(result: ContractResult) -> str:
             return "ERROR: nothing was tested"
         return f"ERROR: {len(result.errors)} problem(s) kept parts of the API untested; {tested}"
     return f"PASSED: every check passed; {tested} in {took}"
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def operation_name(api: str, operation: str) -> str:
