@@ -111,6 +111,9 @@ def test_sandbox_passes_its_own_contract(sandbox: LiveSandbox, tmp_path: Path) -
     for api in load(ROOT).apis:  # every API of the workspace, with its catalogue credentials
         assert f"\n{api.name}: specs/{api.spec.name} against {sandbox.url}" in run.stdout
     assert "sandbox reset first" in run.stdout
+    for phase in ("examples", "coverage", "fuzzing"):  # progress per operation and phase
+        assert f"\n  {phase}\n    ✓ " in run.stdout
+    assert "    ✓ GET /api/v1/billing/invoice/validate" in run.stdout
     assert "(sandbox catalogue default" in run.stdout
     stateful = [line for line in run.stdout.splitlines() if "linked sequences" in line]
     assert stateful and all(" 0 cases" not in line for line in stateful), stateful

@@ -299,7 +299,8 @@ class _Translator:
         from schemathesis.engine.run import TESTING_PHASES, PhaseName, PhaseSkipReason
 
         if isinstance(event, events.PhaseStarted) and event.phase.name in TESTING_PHASES:
-            yield PhaseStarted(self.api, event.phase.name.value)
+            if event.phase.skip_reason is not PhaseSkipReason.DISABLED:  # not asked for: silent
+                yield PhaseStarted(self.api, event.phase.name.value)
         elif isinstance(event, events.ScenarioFinished) and event.is_test_scenario:
             found = list(self._record(event.recorder))
             cases = len(event.recorder.cases)
@@ -314,6 +315,8 @@ class _Translator:
             yield from found
         elif isinstance(event, events.PhaseFinished) and event.phase.name in TESTING_PHASES:
             reason = event.phase.skip_reason
+            if reason is PhaseSkipReason.DISABLED:
+                return
             stateful = event.phase.name is PhaseName.STATEFUL_TESTING
             status = event.status.value
             shown = reason.display if reason is not None else None
