@@ -83,7 +83,8 @@ def test_remote_target_skips_every_state_changing_operation() -> None:
     assert cargo.settings["phases"]["coverage"]["unexpected-methods"] == ["get", "options", "trace"]
     assert cargo.settings["auth"]["auto-signup"] is False
     assert not cargo.reset  # only a local sandbox is reset
-    assert cargo.credentials == "none"  # catalogue credentials are for a local sandbox only
+    # catalogue credentials are for a local sandbox only
+    assert cargo.credentials == "none, although the spec requires some: pass --token or --header"
 
 
 def test_allow_mutations_tests_everything() -> None:

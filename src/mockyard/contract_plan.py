@@ -282,9 +282,17 @@ def _plan(
     elif served:
         assert source is not None
         _catalogue_credentials(plan, fixture, effective, source)
+    if plan.credentials == "none" and _requires_auth(spec):
+        plan.credentials = "none, although the spec requires some: pass --token or --header"
     if not target.loopback and not options.allow_mutations:
         _skip_mutations(plan, target)
     return plan
+
+
+def _requires_auth(spec: Mapping[str, Any]) -> bool:
+    if spec.get("security"):
+        return True
+    return any(op.spec.get("security") for op in specs.operations(dict(spec)))
 
 
 def _fixture(source: workspace.ApiSource | None) -> dict[str, Any]:
