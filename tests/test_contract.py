@@ -20,7 +20,7 @@ from broken.app import DEFECTS, TOKEN, Deployments
 from click.testing import CliRunner
 from conftest import ROOT, LiveSandbox, free_port
 
-from mockyard import contract_plan
+from mockyard import contract_target
 from mockyard.cli import main
 from mockyard.workspace import load
 
@@ -223,7 +223,7 @@ def test_bad_options_exit_2(broken: Broken, args: list[str], text: str) -> None:
 
 def test_remote_target_gets_no_mutations(broken: Broken, monkeypatch: pytest.MonkeyPatch) -> None:
     # The server is on 127.0.0.1; the engine is told it is remote, so no traffic leaves the host.
-    monkeypatch.setattr(contract_plan, "is_loopback", lambda host, resolve=None: False)
+    monkeypatch.setattr(contract_target, "is_loopback", lambda host, resolve=None: False)
     before = len(broken.deployments.requests)
     run = broken.run("faithful")
     sent = broken.deployments.requests[before:]

@@ -39,16 +39,8 @@ from mockyard.contract_events import (
     SandboxReset,
     Target,
 )
-from mockyard.contract_plan import (
-    ApiPlan,
-    PlanOptions,
-    Resolver,
-    inspect_target,
-    plan_apis,
-    reset_sandbox,
-    resolve_host,
-    select_apis,
-)
+from mockyard.contract_plan import ApiPlan, PlanOptions, plan_apis, select_apis
+from mockyard.contract_target import Resolver, inspect_target, reset_sandbox, resolve_host
 from mockyard.errors import ContractError, SpecError
 
 PHASES = ("examples", "coverage", "fuzzing", "stateful")
