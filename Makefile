@@ -5,6 +5,10 @@ BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 9000
+# `make contract`: the deep contract run against a sandbox it starts (CONTRACT_PORT: free if empty).
+CONTRACT_PORT     ?=
+CONTRACT_EXAMPLES ?= 100
+CONTRACT_ARGS     ?=
 
 .PHONY: run test lint contract bench wrk clean
 
@@ -42,6 +46,21 @@ wrk:
 # BENCH_ARGS passes options through, e.g. BENCH_ARGS="--duration 5 --no-contract".
 bench: $(STAMP) wrk
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# Serve the sandbox on a loopback port, run every check with every phase against it, stop it.
+# Reports land in reports/ (contract.xml for CI, contract.html to read); exit status is the gate's.
+contract: $(STAMP)
+	@mkdir -p reports
+	@port="$(CONTRACT_PORT)"; \
+	if [ -z "$$port" ]; then port=$$($(BIN)/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'); fi; \
+	$(BIN)/mockyard serve --host 127.0.0.1 --port $$port > reports/contract-sandbox.log 2>&1 & pid=$$!; \
+	trap 'kill $$pid 2>/dev/null' INT TERM; \
+	status=0; \
+	$(BIN)/mockyard contract --base-url http://127.0.0.1:$$port --wait 60 \
+		--max-examples $(CONTRACT_EXAMPLES) --junit reports/contract.xml \
+		--report reports/contract.html $(CONTRACT_ARGS) || status=$$?; \
+	kill $$pid 2>/dev/null; wait $$pid 2>/dev/null; \
+	exit $$status
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -20,7 +20,9 @@ warnings.filterwarnings("ignore", message=".*httpx2.*")
 from mockyard import drift  # noqa: E402
 from mockyard import workspace as workspace_mod  # noqa: E402
 from mockyard.app import CONFIG_ENV, ServeConfig, build, served_workspace  # noqa: E402
-from mockyard.errors import MockyardError, WorkspaceError  # noqa: E402
+from mockyard.contract import ContractConfig  # noqa: E402
+from mockyard.contract_events import Outcome  # noqa: E402
+from mockyard.errors import MockyardError  # noqa: E402
 from mockyard.fixtures import build as build_fixtures  # noqa: E402
 from mockyard.workspace import WATCHED_FILES, watched_dirs  # noqa: E402
 
@@ -194,6 +196,158 @@ def _jsonable(result: drift.SpecReport) -> dict[str, object]:
     }
 
 
+@main.command()
+@_WORKSPACE
+@click.option(
+    "--base-url", required=True, help="The deployment to test, e.g. http://127.0.0.1:9000."
+)
+@click.option("--api", "apis", multiple=True, help="Test only this workspace API (repeatable).")
+@click.option(
+    "--spec",
+    "specs",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="Test this OpenAPI file (3.0 or 3.1) instead of the workspace's specs (repeatable).",
+)
+@click.option(
+    "--token",
+    envvar="MOCKYARD_CONTRACT_TOKEN",
+    help="Credential for the spec's security schemes (env MOCKYARD_CONTRACT_TOKEN).",
+)
+@click.option(
+    "--header", "-H", "headers", multiple=True, metavar="'NAME: VALUE'", help="Extra header."
+)
+@click.option(
+    "--max-examples",
+    default=100,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Generated cases per operation and phase.",
+)
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+@click.option("--seed", type=int, help="Seed for reproducible generation [default: random].")
+@click.option(
+    "--checks",
+    multiple=True,
+    default=["all"],
+    show_default=True,
+    help="'all' or a comma-separated list of Schemathesis checks.",
+)
+@click.option(
+    "--phases",
+    multiple=True,
+    default=["examples,coverage,fuzzing,stateful"],
+    show_default=True,
+    help="Comma-separated Schemathesis phases to run.",
+)
+@click.option("--junit", type=click.Path(dir_okay=False), help="Write a JUnit XML report here.")
+@click.option(
+    "--report",
+    type=click.Path(dir_okay=False),
+    help="Write an HTML (.html) or Markdown (.md) report.",
+)
+@click.option(
+    "--allow-mutations",
+    is_flag=True,
+    help="Also send state-changing operations to a target that is not a loopback address.",
+)
+@click.option(
+    "--wait",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="Seconds to wait for the target to answer before giving up.",
+)
+@click.option("--request-timeout", default=10.0, show_default=True, type=click.FloatRange(0.1))
+def contract(
+    workspace: str,
+    base_url: str,
+    apis: tuple[str, ...],
+    specs: tuple[str, ...],
+    token: str | None,
+    headers: tuple[str, ...],
+    max_examples: int,
+    workers: int,
+    seed: int | None,
+    checks: tuple[str, ...],
+    phases: tuple[str, ...],
+    junit: str | None,
+    report: str | None,
+    allow_mutations: bool,
+    wait: float,
+    request_timeout: float,
+) -> None:
+    """Test that a deployment honours its OpenAPI contract (Schemathesis checks).
+
+    Exit status: 0 every check passed, 1 a contract failure was found, 2 the run could not be
+    done (unreachable URL, unknown API, bad spec or option).
+    """
+    config = ContractConfig(
+        base_url=base_url,
+        workspace=workspace,
+        apis=apis,
+        specs=specs,
+        token=token,
+        headers=tuple(_header(h) for h in headers),
+        max_examples=max_examples,
+        workers=workers,
+        seed=seed,
+        checks=checks,
+        phases=phases,
+        allow_mutations=allow_mutations,
+        wait=wait,
+        request_timeout=request_timeout,
+    )
+    try:
+        outcome = _run_contract(config, report, junit)
+    except MockyardError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("error: interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # one line, never a traceback: the gate says why it could not run
+        click.echo(f"error: unexpected {type(exc).__name__}: {_one_line(str(exc))}", err=True)
+        sys.exit(2)
+    sys.exit({Outcome.PASSED: 0, Outcome.FAILED: 1, Outcome.ERRORED: 2}[outcome])
+
+
+def _run_contract(config: ContractConfig, report: str | None, junit: str | None) -> Outcome:
+    """Echo the terminal report as events arrive; write the report files at the end."""
+    from mockyard import contract as contract_mod
+    from mockyard import reports
+    from mockyard.contract_events import RunFinished
+
+    writers = [(path, reports.writer_for(path)) for path in (report,) if path]
+    writers += [(path, reports.junit.render) for path in (junit,) if path]
+    terminal = reports.TerminalReport()
+    result = None
+    for event in contract_mod.run(config):
+        for line in terminal.lines(event):
+            click.echo(line)
+        if isinstance(event, RunFinished):
+            result = event.result
+    assert result is not None
+    for path, writer in writers:
+        reports.write(path, writer(result))
+        click.echo(f"report written to {path}")
+    if result.outcome is Outcome.ERRORED:
+        reason = result.errors[0].message if result.errors else "nothing was tested"
+        click.echo(f"error: {reason}", err=True)
+    return result.outcome
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _header(raw: str) -> tuple[str, str]:
+    name, sep, value = raw.partition(":")
+    if not sep or not name.strip():
+        raise click.BadParameter(f"expected 'NAME: VALUE', got {raw!r}", param_hint="--header")
+    return name.strip(), value.strip()
+
+
 def _banner(ws: workspace_mod.Workspace, host: str, port: int, seed: int, state: str) -> None:
     click.echo(f"mockyard sandbox on http://{host}:{port}  (seed {seed}, state {state})")
     for source in ws.apis:
@@ -206,15 +360,12 @@ def _banner(ws: workspace_mod.Workspace, host: str, port: int, seed: int, state:
 
 
 def _or_exit(action):  # type: ignore[no-untyped-def]
-    """Run `action`; a workspace problem ends the command with one line and exit code 2."""
+    """Run `action`; a mockyard error ends the command with one line and its exit code."""
     try:
         return action()
-    except WorkspaceError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(exc.exit_code)
     except MockyardError as exc:
         click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+        sys.exit(exc.exit_code)
 
 
 if __name__ == "__main__":

@@ -4,8 +4,11 @@
      ├── WorkspaceError        a workspace that cannot be served (bad mockyard.yaml, missing file)
      │    ├── SpecError         an OpenAPI document is invalid, or collides with another one
      │    └── FixtureError      a fixture file or its Faker recipe is malformed
+     ├── ContractError         a contract run that cannot go on (unreachable target, bad option)
      ├── RequestRefused        the engine refuses a request (too large, over its rate limit)
      └── ApiError              an answer in the served API's own error format
+
+Errors a command can end with carry the process `exit_code` it ends with (2: a usage problem).
 
 Handlers raise `ApiError`; the engine turns everything else that goes wrong with a request into a
 `Failure` and asks the API how it documents that failure (see `routing.ApiHooks.render_failure`).
@@ -20,6 +23,8 @@ from typing import Any
 
 class MockyardError(Exception):
     """Base class of every mockyard error."""
+
+    exit_code = 1
 
 
 class WorkspaceError(MockyardError):
@@ -38,6 +43,16 @@ class SpecError(WorkspaceError):
 
 class FixtureError(WorkspaceError):
     """A fixture file (catalogue or Faker recipe) that cannot be built."""
+
+
+class ContractError(MockyardError):
+    """A contract run that cannot go on; `url` names the target when it is at fault."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, url: str | None = None) -> None:
+        super().__init__(message)
+        self.url = url
 
 
 class RequestRefused(MockyardError):

@@ -1,11 +1,13 @@
 """Fixture files: the fixed catalogue of sandbox records plus a Faker recipe for bulk data.
 
-A fixture file has three parts, all optional:
+A fixture file has four parts, all optional:
 
     catalogue:                 # fixed records, the same whatever the seed
       <collection>: {<key>: {<field>: <value>}}
     credentials:               # who can call the sandbox; shown in the banner, used by `contract`
       - {scheme: bearerAuth, value: sandbox-token, note: "the default customer", default: true}
+    contract:                  # per-API Schemathesis settings (schemathesis.toml shape)
+      checks: {negative_data_rejection: {expected-statuses: ["400"]}}
     generate:                  # bulk records, deterministic for a seed
       <collection>:
         count: 50

@@ -1,0 +1,90 @@
+"""A self-contained HTML report of a contract run (inline CSS, no scripts, no external files)."""
+
+from __future__ import annotations
+
+from html import escape
+
+from mockyard.contract_events import ContractResult, FailureFound, Outcome
+from mockyard.reports import _text
+from mockyard.reports._registry import report_format
+
+_CSS = """
+body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:72rem;padding:0 1rem;color:#222}
+h1{font-size:1.5rem}h2{font-size:1.2rem;margin-top:2rem}h3{font-size:1rem}
+.verdict{padding:.6rem 1rem;border-radius:4px;font-weight:600}
+.passed{background:#e6f4ea;color:#145a2a}.failed{background:#fde8e8;color:#8a1c1c}
+.errored{background:#fff4e0;color:#7a4b00}
+table{border-collapse:collapse;width:100%}th,td{padding:.25rem .6rem;border-bottom:1px solid #ddd}
+th{text-align:left;background:#f5f5f5}td.n{text-align:right;font-variant-numeric:tabular-nums}
+tr.bad td{background:#fdf0f0}code,pre{font:12px/1.4 ui-monospace,monospace}
+pre{background:#f6f8fa;padding:.6rem;overflow-x:auto;white-space:pre-wrap;word-break:break-all}
+"""
+
+
+@report_format(".html", ".htm")
+def render(result: ContractResult) -> str:
+    target = result.target
+    css = {Outcome.PASSED: "passed", Outcome.FAILED: "failed", Outcome.ERRORED: "errored"}
+    parts = [
+        "<!doctype html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>Contract test report: {escape(target.base_url)}</title>",
+        f"<style>{_CSS}</style></head><body>",
+        "<h1>Contract test report</h1>",
+        f'<p class="verdict {css[result.outcome]}">{escape(_text.verdict(result))}</p>',
+        "<ul>",
+        f"<li>Target: <code>{escape(target.base_url)}</code> "
+        f"({escape(_text.describe_target(target))})</li>",
+        f"<li>Settings: {escape(_text.settings_line(result))}</li>",
+    ]
+    for plan in result.apis:
+        reset = "; sandbox reset before the run" if plan.reset else ""
+        parts.append(
+            f"<li><code>{escape(plan.api)}</code>: <code>{escape(plan.spec)}</code> at "
+            f"<code>{escape(plan.base_url)}</code>; credentials: {escape(plan.credentials)}"
+            f"{reset}</li>"
+        )
+    parts += [f"<li>Note: {escape(note)}</li>" for note in result.notes]
+    parts += [
+        "</ul>",
+        "<h2>Results by operation and check</h2>",
+        "<table><tr><th>Operation</th><th>Check</th><th>Cases</th><th>Failures</th></tr>",
+    ]
+    for operation, check, cases, failures in _text.table_rows(result.tallies):
+        row = ' class="bad"' if failures else ""
+        parts.append(
+            f"<tr{row}><td><code>{escape(operation)}</code></td><td>{escape(check)}</td>"
+            f'<td class="n">{cases}</td><td class="n">{failures}</td></tr>'
+        )
+    parts.append("</table>")
+    if result.skipped:
+        parts += ["<h2>Skipped operations</h2>", "<ul>"]
+        parts += [f"<li>{escape(line)}</li>" for line in _text.skipped_summary(result)]
+        parts.append("</ul>")
+    if result.errors:
+        parts += ["<h2>Errors</h2>", "<ul>"]
+        parts += [
+            f"<li><code>{escape(e.api)} {escape(e.where)}</code>: {escape(e.title)}: "
+            f"{escape(e.message)}</li>"
+            for e in result.errors
+        ]
+        parts.append("</ul>")
+    if result.failures:
+        parts.append("<h2>Failures</h2>")
+        for index, failure in enumerate(result.failures, 1):
+            parts += _failure(index, failure)
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def _failure(index: int, failure: FailureFound) -> list[str]:
+    return [
+        f"<h3>{escape(_text.failure_heading(index, failure))}</h3>",
+        f"<p>Operation: <code>{escape(_text.operation_name(failure.api, failure.operation))}"
+        "</code></p>",
+        "<p>Expected vs seen:</p>",
+        f"<pre>{escape(failure.message or failure.title)}</pre>",
+        f"<p>Response: <code>{escape(_text.response_line(failure))}</code></p>",
+        "<p>Reproduce:</p>",
+        f"<pre>{escape(failure.curl)}</pre>",
+    ]

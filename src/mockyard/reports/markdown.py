@@ -1,0 +1,71 @@
+"""A Markdown report of a contract run: what the terminal summary says, for a PR or a wiki."""
+
+from __future__ import annotations
+
+from mockyard.contract_events import ContractResult, FailureFound
+from mockyard.reports import _text
+from mockyard.reports._registry import report_format
+
+
+@report_format(".md", ".markdown")
+def render(result: ContractResult) -> str:
+    target = result.target
+    out = [
+        "# Contract test report",
+        "",
+        f"**{_text.verdict(result)}**",
+        "",
+        f"- Target: `{target.base_url}` ({_text.describe_target(target)})",
+        f"- Settings: {_text.settings_line(result)}",
+    ]
+    for plan in result.apis:
+        reset = "; sandbox reset before the run" if plan.reset else ""
+        out.append(
+            f"- `{plan.api}`: `{plan.spec}` at `{plan.base_url}`; credentials: {plan.credentials}"
+            f"{reset}"
+        )
+    out += [f"- Note: {note}" for note in result.notes]
+    out += ["", "## Results by operation and check", ""]
+    out += ["| Operation | Check | Cases | Failures |", "|---|---|--:|--:|"]
+    for operation, check, cases, failures in _text.table_rows(result.tallies):
+        name = f"`{operation}`" if operation else ""
+        mark = f"**{failures}** ✗" if failures else "0"
+        out.append(f"| {name} | {check} | {cases} | {mark} |")
+    if result.skipped:
+        out += ["", "## Skipped operations", ""]
+        out += [f"- {_esc(line)}" for line in _text.skipped_summary(result)]
+    if result.errors:
+        out += ["", "## Errors", ""]
+        out += [f"- `{e.api} {e.where}`: {e.title}: {_esc(e.message)}" for e in result.errors]
+    if result.failures:
+        out += ["", "## Failures"]
+        for index, failure in enumerate(result.failures, 1):
+            out += _failure(index, failure)
+    return "\n".join(out) + "\n"
+
+
+def _failure(index: int, failure: FailureFound) -> list[str]:
+    return [
+        "",
+        f"### {_text.failure_heading(index, failure)}",
+        "",
+        f"Operation: `{_text.operation_name(failure.api, failure.operation)}`",
+        "",
+        "Expected vs seen:",
+        "",
+        "```text",
+        failure.message.replace("```", "'''") or failure.title,
+        "```",
+        "",
+        f"Response: `{_text.response_line(failure).replace('`', chr(39))}`",
+        "",
+        "Reproduce:",
+        "",
+        "```bash",
+        failure.curl,
+        "```",
+    ]
+
+
+def _esc(text: str) -> str:
+    return text.replace("|", "\\|")

@@ -1,0 +1,159 @@
+"""Terminal output for a contract run: progress as events arrive, then the table and failures.
+
+`TerminalReport.lines(event)` returns the lines to show for one event; the CLI echoes them.
+"""
+
+from __future__ import annotations
+
+from functools import singledispatchmethod
+
+from mockyard.contract_events import (
+    ApiFinished,
+    ApiStarted,
+    ContractResult,
+    Event,
+    FailureFound,
+    OperationSkipped,
+    OperationTested,
+    PhaseFinished,
+    PhaseStarted,
+    RunError,
+    RunFinished,
+    RunStarted,
+    SandboxReset,
+)
+from mockyard.reports import _text
+
+MAX_MESSAGE_LINES = 24
+
+
+class TerminalReport:
+    """Lines for the terminal; keeps no state but the widths of the current API's operations."""
+
+    def __init__(self, *, max_message_lines: int = MAX_MESSAGE_LINES) -> None:
+        self.max_message_lines = max_message_lines
+
+    def lines(self, event: Event) -> list[str]:
+        return self._lines(event)
+
+    @singledispatchmethod
+    def _lines(self, event: object) -> list[str]:
+        return []
+
+    @_lines.register
+    def _(self, event: RunStarted) -> list[str]:
+        target = event.target
+        lines = [
+            f"mockyard contract → {target.base_url}  ({_text.describe_target(target)})",
+            "  " + _text.settings_line(_settings_only(event)) + f" · workers {event.workers}",
+        ]
+        return lines
+
+    @_lines.register
+    def _(self, event: ApiStarted) -> list[str]:
+        plan = event.plan
+        return [
+            "",
+            f"{plan.api}: {plan.spec} against {plan.base_url}",
+            f"  credentials: {plan.credentials}",
+        ]
+
+    @_lines.register
+    def _(self, event: SandboxReset) -> list[str]:
+        return [f"  sandbox reset first (POST {event.url}), so the run is reproducible"]
+
+    @_lines.register
+    def _(self, event: OperationSkipped) -> list[str]:
+        return [f"  skipped {event.operation}: {event.reason}"]
+
+    @_lines.register
+    def _(self, event: PhaseStarted) -> list[str]:
+        return [f"  {event.phase}"]
+
+    @_lines.register
+    def _(self, event: OperationTested) -> list[str]:
+        if event.skip_reason and not event.cases:
+            return [f"    - {event.operation:<52} skipped: {event.skip_reason}"]
+        mark = "✗" if event.failed_checks else "✓"
+        cases = f"{event.cases} case{'s' if event.cases != 1 else ''}"
+        failed = f"  failed: {', '.join(event.failed_checks)}" if event.failed_checks else ""
+        return [f"    {mark} {event.operation:<52} {cases:>10}{failed}"]
+
+    @_lines.register
+    def _(self, event: FailureFound) -> list[str]:
+        return [f"      found: {event.check} on {event.operation} ({event.title})"]
+
+    @_lines.register
+    def _(self, event: RunError) -> list[str]:
+        return [f"    ! {event.where}: {event.title}: {event.message}"]
+
+    @_lines.register
+    def _(self, event: PhaseFinished) -> list[str]:
+        if event.skip_reason and event.status == "skip":
+            return [f"    - {event.phase} skipped: {event.skip_reason}"]
+        if event.phase != "stateful":
+            return []
+        mark = "✓" if event.status == "success" else "✗"
+        return [f"    {mark} {event.cases} cases in {event.scenarios} linked sequences"]
+
+    @_lines.register
+    def _(self, event: ApiFinished) -> list[str]:
+        return [f"  {event.api}: {event.failures} failure(s), {event.elapsed:.1f} s"]
+
+    @_lines.register
+    def _(self, event: RunFinished) -> list[str]:
+        return self.summary(event.result)
+
+    def summary(self, result: ContractResult) -> list[str]:
+        out = ["", "Results by operation and check (cases run, failures)"]
+        rows = list(_text.table_rows(result.tallies))
+        width = max([len(r[0]) for r in rows] + [9])
+        check_width = max([len(r[1]) for r in rows] + [5])
+        out.append(f"  {'operation':<{width}}  {'check':<{check_width}}  {'cases':>6}  failures")
+        for operation, check, cases, failures in rows:
+            flag = "  ✗" if failures else ""
+            out.append(
+                f"  {operation:<{width}}  {check:<{check_width}}  {cases:>6}  {failures:>8}{flag}"
+            )
+        if result.skipped:
+            out += ["", "Skipped operations:"]
+            out += [f"  {line}" for line in _text.skipped_summary(result)]
+        if result.errors:
+            out += ["", "Errors (these parts could not be tested):"]
+            out += [f"  {e.api} {e.where}: {e.title}: {e.message}" for e in result.errors]
+        if result.failures:
+            out += ["", "Failures:"]
+            for index, failure in enumerate(result.failures, 1):
+                out += self._failure(index, failure)
+        for note in result.notes:
+            out += ["", f"Note: {note}"]
+        out += ["", _text.verdict(result), f"(rerun with --seed {result.seed} to repeat this run)"]
+        return out
+
+    def _failure(self, index: int, failure: FailureFound) -> list[str]:
+        out = [
+            "",
+            f"  {_text.failure_heading(index, failure)}",
+            f"     operation: {_text.operation_name(failure.api, failure.operation)}",
+            "     expected vs seen:",
+        ]
+        message = failure.message.splitlines() or [failure.title]
+        shown = message[: self.max_message_lines]
+        out += [f"       {line}" for line in shown]
+        if len(message) > len(shown):
+            out.append(f"       … {len(message) - len(shown)} more lines in the --report file")
+        out.append(f"     response: {_text.response_line(failure)}")
+        if failure.curl:
+            out.append("     reproduce:")
+            out += [f"       {line}" for line in failure.curl.splitlines()]
+        return out
+
+
+def _settings_only(event: RunStarted) -> ContractResult:
+    return ContractResult(
+        target=event.target,
+        seed=event.seed,
+        max_examples=event.max_examples,
+        checks=event.checks,
+        phases=event.phases,
+    )
