@@ -10,14 +10,24 @@ import sqlite3
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
+import yaml
+
+with warnings.catch_warnings():  # starlette warns once, on import, that it prefers httpx2
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
+
+    from mockyard.app import ServeConfig, build
 
 ROOT = Path(__file__).resolve().parent.parent
+pytest_plugins = ["pytester"]  # test_plugin.py runs example test sessions
 
 
 def free_port() -> int:
@@ -56,7 +66,9 @@ class LiveSandbox:
         return self.log.read_text(errors="replace")
 
 
-def start_sandbox(state: Path, *extra: str, workspace: Path = ROOT) -> LiveSandbox:
+def start_sandbox(
+    state: Path, *extra: str, workspace: Path = ROOT, admin_token: str | None = None
+) -> LiveSandbox:
     """Start `mockyard serve` on a free port and wait until /__mockyard/health answers."""
     port = free_port()
     cmd = [
@@ -71,6 +83,7 @@ def start_sandbox(state: Path, *extra: str, workspace: Path = ROOT) -> LiveSandb
         "--state",
         str(state),
         *extra,
+        *(["--admin-token", admin_token] if admin_token else []),
     ]
     log = state.with_suffix(".log")
     with log.open("ab") as out:  # the child keeps its own copy of the descriptor
@@ -83,10 +96,13 @@ def start_sandbox(state: Path, *extra: str, workspace: Path = ROOT) -> LiveSandb
         if process.poll() is not None:
             raise RuntimeError(f"sandbox exited: {sandbox.log_text()}")
         try:
-            if httpx.get(f"{sandbox.url}/__mockyard/health", timeout=1).status_code == 200:
+            headers = {"Authorization": f"Bearer {admin_token}"} if admin_token else {}
+            health = httpx.get(f"{sandbox.url}/__mockyard/health", headers=headers, timeout=1)
+            if health.status_code == 200:
                 return sandbox
         except httpx.TransportError:
-            time.sleep(0.1)
+            pass
+        time.sleep(0.1)
     sandbox.stop(signal.SIGKILL)
     raise RuntimeError("sandbox did not answer within 60 s")
 
@@ -120,3 +136,30 @@ def document(state: Path, api: str, coll: str, key: object) -> dict:
     """One stored document, read straight from the state file."""
     body = snapshot(state)[(api, coll, str(key))]
     return json.loads(body)
+
+
+def cargoextra_workspace(root: Path, **settings: object) -> Path:
+    """A workspace in `root` that serves this repository's CargoExtra files, plus `settings`
+    (top-level mockyard.yaml keys such as `controls`)."""
+    api = {
+        "spec": str(ROOT / "specs" / "cargoextra.yaml"),
+        "handlers": str(ROOT / "handlers" / "cargoextra.py"),
+        "fixtures": str(ROOT / "fixtures" / "cargoextra.yaml"),
+    }
+    config = {"seed": 20240601, "apis": {"cargoextra": api}, **settings}
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "mockyard.yaml").write_text(yaml.safe_dump(config))
+    return root
+
+
+@contextmanager
+def in_process(tmp: Path, workspace: Path = ROOT, **config: object) -> Iterator[TestClient]:
+    """The sandbox app built in this process (no socket), behind Starlette's test client.
+
+    `client.sandbox` is the built `Sandbox`; `config` sets `ServeConfig` fields.
+    """
+    state = tmp / "inproc.sqlite3"
+    sandbox = build(ServeConfig(workspace=str(workspace), state=str(state), **config))
+    with TestClient(sandbox.app) as client:
+        client.sandbox = sandbox  # type: ignore[attr-defined]
+        yield client
