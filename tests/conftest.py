@@ -163,3 +163,23 @@ def in_process(tmp: Path, workspace: Path = ROOT, **config: object) -> Iterator[
     with TestClient(sandbox.app) as client:
         client.sandbox = sandbox  # type: ignore[attr-defined]
         yield client
+
+
+FAULTY_CONTROLS = {
+    "operations": {
+        "pay-invoice-from-wallet": {"faults": {"error": 0.3, "drop": 0.3}},
+        "prepare-invoice-part-payment-from-wallet": {"faults": {"error": 1}},
+        "validate-invoice-payment": {"faults": {"drop": 1}},
+    }
+}
+
+
+@pytest.fixture(scope="session")
+def faulty_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSandbox]:
+    """A live sandbox with FAULTY_CONTROLS and two workers on one state and one journal, so
+    what the controls and the journal promise is proven across worker processes."""
+    root = tmp_path_factory.mktemp("faulty")
+    workspace = cargoextra_workspace(root / "ws", controls=FAULTY_CONTROLS)
+    sandbox = start_sandbox(root / "state.sqlite3", "--workers", "2", workspace=workspace)
+    yield sandbox
+    sandbox.stop()

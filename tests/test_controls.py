@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -15,7 +14,6 @@ from conftest import (
     cargoextra_workspace,
     in_process,
     snapshot,
-    start_sandbox,
 )
 
 from mockyard.cli import main
@@ -212,26 +210,9 @@ def test_bad_controls_in_mockyard_yaml_stop_the_start(
         pass
 
 
-# --- faults (a live server: a dropped connection needs a real socket) ---------------------------
+# --- faults (a live server, conftest.faulty_sandbox: a dropped connection needs a socket) -------
 
 DROPPED = (httpx.RemoteProtocolError, httpx.ReadError)  # closed without a response
-FAULTY = {
-    "operations": {
-        "pay-invoice-from-wallet": {"faults": {"error": 0.3, "drop": 0.3}},
-        "prepare-invoice-part-payment-from-wallet": {"faults": {"error": 1}},
-        "validate-invoice-payment": {"faults": {"drop": 1}},
-    }
-}
-
-
-@pytest.fixture(scope="module")
-def faulty(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSandbox]:
-    """Two workers on one state, so the fault sequence is proven shared between them."""
-    root = tmp_path_factory.mktemp("faulty")
-    workspace = cargoextra_workspace(root / "ws", controls=FAULTY)
-    sandbox = start_sandbox(root / "state.sqlite3", "--workers", "2", workspace=workspace)
-    yield sandbox
-    sandbox.stop()
 
 
 def _outcome(url: str, body: dict[str, object], auth: dict[str, str] = ADA) -> str:
@@ -246,12 +227,12 @@ def _outcome(url: str, body: dict[str, object], auth: dict[str, str] = ADA) -> s
     return str(response.status_code)
 
 
-def test_faults_are_deterministic_for_a_seed(faulty: LiveSandbox) -> None:
+def test_faults_are_deterministic_for_a_seed(faulty_sandbox: LiveSandbox) -> None:
     unknown_invoice = {"invoice": 999999, "currency": "NGN"}  # 404 whenever not faulted
 
     def run(seed: int) -> list[str]:
-        httpx.post(f"{faulty.url}/__mockyard/reset", json={"seed": seed}).raise_for_status()
-        return [_outcome(faulty.url, unknown_invoice) for _ in range(16)]
+        httpx.post(f"{faulty_sandbox.url}/__mockyard/reset", json={"seed": seed}).raise_for_status()
+        return [_outcome(faulty_sandbox.url, unknown_invoice) for _ in range(16)]
 
     first, again, other = run(7), run(7), run(8)
     assert first == again
@@ -260,51 +241,53 @@ def test_faults_are_deterministic_for_a_seed(faulty: LiveSandbox) -> None:
 
 
 def test_injected_500_is_the_apis_documented_one_and_changes_nothing(
-    faulty: LiveSandbox,
+    faulty_sandbox: LiveSandbox,
 ) -> None:
-    faulty.reset()
-    before = snapshot(faulty.state)
+    faulty_sandbox.reset()
+    before = snapshot(faulty_sandbox.state)
     response = httpx.post(
-        faulty.url + PART,
+        faulty_sandbox.url + PART,
         json={"invoice": 100123, "currency": "NGN"},  # would record a part-payment
         headers={**ADA, "Origin": APP},
     )
     assert (response.status_code, response.json()) == (500, {"message": "Unexpected Error"})
     assert response.headers["access-control-allow-origin"] in ("*", APP)
-    assert snapshot(faulty.state) == before
+    assert snapshot(faulty_sandbox.state) == before
 
 
-def test_dropped_connection_gets_no_response_and_changes_nothing(faulty: LiveSandbox) -> None:
-    faulty.reset()
-    before = snapshot(faulty.state)
+def test_dropped_connection_gets_no_response_and_changes_nothing(
+    faulty_sandbox: LiveSandbox,
+) -> None:
+    faulty_sandbox.reset()
+    before = snapshot(faulty_sandbox.state)
     params = {**VALIDATE_OK, "type": "start"}  # would record a pending online payment
     with pytest.raises(DROPPED):
-        httpx.get(faulty.url + VALIDATE, params=params, headers=ADA)
-    assert snapshot(faulty.state) == before
+        httpx.get(faulty_sandbox.url + VALIDATE, params=params, headers=ADA)
+    assert snapshot(faulty_sandbox.state) == before
     entries = httpx.get(
-        f"{faulty.url}/__mockyard/requests", params={"path": VALIDATE, "limit": 1}
+        f"{faulty_sandbox.url}/__mockyard/requests", params={"path": VALIDATE, "limit": 1}
     ).json()["requests"]
     assert entries[0]["fault"] == "drop"
     assert entries[0]["status"] is None
 
 
-def test_faulted_pays_never_move_money(faulty: LiveSandbox) -> None:
-    faulty.reset()
+def test_faulted_pays_never_move_money(faulty_sandbox: LiveSandbox) -> None:
+    faulty_sandbox.reset()
     pay = {"invoice": 100127, "currency": "NGN"}
     outcomes = []
     for _ in range(12):
-        before = snapshot(faulty.state)
-        outcome = _outcome(faulty.url, pay, RICH)
+        before = snapshot(faulty_sandbox.state)
+        outcome = _outcome(faulty_sandbox.url, pay, RICH)
         if outcome in ("error", "drop"):
-            assert snapshot(faulty.state) == before
+            assert snapshot(faulty_sandbox.state) == before
         outcomes.append(outcome)
     assert outcomes.count("200") == 1  # paid once, whatever the faults around it
     assert {"error", "drop"} & set(outcomes)
 
 
-def test_access_log_has_one_readable_line_per_request(faulty: LiveSandbox) -> None:
-    _outcome(faulty.url, {"invoice": 999999, "currency": "NGN"})
-    requests = [line for line in faulty.log_text().splitlines() if " ms" in line]
+def test_access_log_has_one_readable_line_per_request(faulty_sandbox: LiveSandbox) -> None:
+    _outcome(faulty_sandbox.url, {"invoice": 999999, "currency": "NGN"})
+    requests = [line for line in faulty_sandbox.log_text().splitlines() if " ms" in line]
     line = re.compile(r"(GET|POST) /\S+ (\d{3}|dropped) \d+\.\d ms( \[injected fault\])?")
     assert requests
     assert all(line.fullmatch(text) for text in requests), requests

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import sqlite3
 import threading
@@ -55,7 +56,8 @@ ALWAYS_REDACTED_QUERY = frozenset({"api_key", "access_token"})
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS requests (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
-    method TEXT NOT NULL, path TEXT NOT NULL, status INTEGER, entry TEXT NOT NULL
+    at REAL NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL, status INTEGER,
+    entry TEXT NOT NULL
 );
 """
 
@@ -68,7 +70,7 @@ class Journal:
         self.size = size
         self._local = threading.local()
         self._cond = threading.Condition()
-        self._pending: list[dict[str, Any]] = []
+        self._pending: list[tuple[float, dict[str, Any]]] = []
         self._queued = 0
         self._written = 0
         self._writer: threading.Thread | None = None
@@ -85,10 +87,10 @@ class Journal:
             self._local.conn = conn
         yield conn
 
-    def record(self, entry: dict[str, Any]) -> None:
-        """Queue an entry; never blocks on the database."""
+    def record(self, at: float, entry: dict[str, Any]) -> None:
+        """Queue an entry for a request received at `at` (epoch s); never blocks on the file."""
         with self._cond:
-            self._pending.append(entry)
+            self._pending.append((at, entry))
             self._queued += 1
             if self._writer is None or not self._writer.is_alive():
                 self._writer = threading.Thread(
@@ -116,16 +118,17 @@ class Journal:
                 self._written += len(batch)
                 self._cond.notify_all()
 
-    def _insert(self, batch: list[dict[str, Any]]) -> None:
+    def _insert(self, batch: list[tuple[float, dict[str, Any]]]) -> None:
         rows = [
-            (e["method"], e["path"], e["status"], json.dumps(e, separators=(",", ":")))
-            for e in batch
+            (at, e["method"], e["path"], e["status"], json.dumps(e, separators=(",", ":")))
+            for at, e in batch
         ]
         with self._connection() as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 conn.executemany(
-                    "INSERT INTO requests (method, path, status, entry) VALUES (?, ?, ?, ?)", rows
+                    "INSERT INTO requests (at, method, path, status, entry) VALUES (?, ?, ?, ?, ?)",
+                    rows,
                 )
                 conn.execute(
                     "DELETE FROM requests WHERE id <= (SELECT MAX(id) FROM requests) - ?",
@@ -144,7 +147,8 @@ class Journal:
         status: str | None = None,
         limit: int = DEFAULT_LIMIT,
     ) -> list[dict[str, Any]]:
-        """Newest first. `path` is a glob (`/api/*`); `status` is `404` or a class like `4xx`."""
+        """Newest first (by arrival: workers write their entries a moment apart, so not by
+        insertion). `path` is a glob (`/api/*`); `status` is `404` or a class like `4xx`."""
         self.flush()
         where, args = [], []
         if method:
@@ -163,7 +167,9 @@ class Journal:
         if where:
             sql += " WHERE " + " AND ".join(where)
         with self._connection() as conn:
-            rows = conn.execute(f"{sql} ORDER BY id DESC LIMIT ?", [*args, limit]).fetchall()
+            rows = conn.execute(
+                f"{sql} ORDER BY at DESC, id DESC LIMIT ?", [*args, limit]
+            ).fetchall()
         return [{"id": row_id, **json.loads(entry)} for row_id, entry in rows]
 
     def clear(self) -> int:
@@ -232,7 +238,7 @@ class RecorderMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        exchange = _Exchange(scope, time.perf_counter())
+        exchange = _Exchange(scope, time.perf_counter(), time.time())
         scope[INFO_KEY] = exchange.info
 
         async def receive_and_keep() -> Message:
@@ -276,12 +282,14 @@ class RecorderMiddleware:
             logger.info("%s %s %s %.1f ms%s", scope["method"], scope["path"], status, ms, note)
         if scope["path"].startswith(self.skip_prefix):
             return
-        self.journal.record(self._entry(exchange, ms))
+        self.journal.record(exchange.arrived, self._entry(exchange, ms))
 
     def _entry(self, exchange: _Exchange, ms: float) -> dict[str, Any]:
         scope, info, redact = exchange.scope, exchange.info, self.redactor
         return {
-            "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "time": datetime.fromtimestamp(exchange.arrived, UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
             "method": scope["method"],
             "path": scope["path"],
             "query": redact.query_string(scope.get("query_string", b"")),
@@ -293,6 +301,7 @@ class RecorderMiddleware:
             "latency_ms": round(ms, 1),
             "delay_ms": info.get("delay_ms"),
             "fault": info.get("fault"),
+            "worker": os.getpid(),
             "response_headers": _headers(exchange.response_headers, redact),
             "response_body": _body(
                 exchange.response_body, exchange.response_size, exchange.response_headers
@@ -303,9 +312,10 @@ class RecorderMiddleware:
 class _Exchange:
     """What the recorder keeps of one request while it is served."""
 
-    def __init__(self, scope: Scope, started: float) -> None:
+    def __init__(self, scope: Scope, started: float, arrived: float) -> None:
         self.scope = scope
         self.started = started
+        self.arrived = arrived
         self.info: dict[str, Any] = {}
         self.status: int | None = None
         self.response_headers: list[tuple[bytes, bytes]] = []
