@@ -372,7 +372,7 @@ def journal_routes(journal: Journal, prefix: str) -> list[Route]:
         if status and not _STATUS.fullmatch(status):
             return JSONResponse({"error": "status must be a code (404) or a class (4xx)"}, 400)
         try:
-            limit = int(params.get("limit", DEFAULT_LIMIT))
+            limit = int(params.get("limit", min(DEFAULT_LIMIT, journal.size)))
         except ValueError:
             limit = 0
         if not 1 <= limit <= journal.size:
