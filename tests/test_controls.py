@@ -16,9 +16,18 @@ from conftest import (
     snapshot,
 )
 
+import mockyard.cli
 from mockyard.cli import main
-from mockyard.controls import Latency, parse_latency, prefer_delay
-from mockyard.errors import WorkspaceError
+from mockyard.controls import (
+    ACTIONS,
+    ControlRequest,
+    Latency,
+    control,
+    parse_latency,
+    prefer_delay,
+    unregister,
+)
+from mockyard.errors import ApiError, WorkspaceError
 
 PAY = "/api/v1/billing/invoice/pay"
 PART = "/api/v1/billing/invoice/part-process"
@@ -293,3 +302,74 @@ def test_access_log_has_one_readable_line_per_request(faulty_sandbox: LiveSandbo
     assert all(line.fullmatch(text) for text in requests), requests
     assert any(text.startswith(f"GET {VALIDATE} dropped ") for text in requests)
     assert any(text.startswith(f"POST {PAY} ") for text in requests)
+
+
+def test_banner_lists_apis_operations_urls_and_tokens(faulty_sandbox: LiveSandbox) -> None:
+    banner = faulty_sandbox.log_text()
+    assert f"mockyard sandbox on {faulty_sandbox.url}" in banner
+    assert "cargoextra" in banner
+    assert "3 operations" in banner
+    for operation in (
+        "validate-invoice-payment",
+        "prepare-invoice-part-payment-from-wallet",
+        "pay-invoice-from-wallet",
+    ):
+        assert operation in banner
+    assert re.search(r"POST +/api/v1/billing/invoice/pay +pay-invoice-from-wallet", banner)
+    assert f"{faulty_sandbox.url}/ui" in banner
+    assert f"{faulty_sandbox.url}/__mockyard/" in banner
+    assert re.search(r"sandbox-token-rich +Bola", banner)
+    assert "3 operation(s) with their own" in banner
+
+
+# --- the registry of control actions -------------------------------------------------------------
+
+
+def test_a_registered_control_action_answers_before_the_handler(tmp_path: Path) -> None:
+    @control("teapot")
+    async def teapot(request: ControlRequest) -> ApiError | None:
+        if request.header(b"x-teapot"):
+            return ApiError(418, {"message": f"short and stout: {request.operation_id}"})
+        return None
+
+    try:
+        with pytest.raises(ValueError, match="already registered"):
+            control("teapot")(teapot)
+        with in_process(tmp_path) as client:
+            before = snapshot(tmp_path / "inproc.sqlite3")
+            poured = client.post(
+                PAY, json={"invoice": 100127, "currency": "NGN"}, headers={**RICH, "X-Teapot": "1"}
+            )
+            assert snapshot(tmp_path / "inproc.sqlite3") == before
+            untouched = client.get(VALIDATE, params=VALIDATE_OK, headers=ADA)
+    finally:
+        unregister("teapot")
+    assert (poured.status_code, poured.json()) == (
+        418,
+        {"message": "short and stout: pay-invoice-from-wallet"},
+    )
+    assert untouched.status_code == 200
+    assert "teapot" not in ACTIONS
+
+
+def test_serve_flags_reach_the_sandbox_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    configs = []
+
+    def stop_after_config(config: object) -> None:
+        configs.append(config)
+        raise SystemExit(0)  # before anything is built or bound
+
+    monkeypatch.setattr(mockyard.cli, "build", stop_after_config)
+    runner = CliRunner()
+    flags = ["--latency", "100-400", "--cors-origin", APP, "--cors-origin", "http://b.test"]
+    assert runner.invoke(main, ["serve", *flags, "--journal-size", "9"]).exit_code == 0
+    assert runner.invoke(main, ["serve", "--no-cors"]).exit_code == 0
+    assert runner.invoke(main, ["serve"]).exit_code == 0
+    chosen, no_cors, defaults = configs
+    assert (chosen.latency, chosen.cors_origins, chosen.journal_size) == (
+        "100-400",
+        [APP, "http://b.test"],
+        9,
+    )
+    assert no_cors.cors_origins == []
+    assert (defaults.latency, defaults.cors_origins, defaults.journal_size) == (None, None, None)
