@@ -112,7 +112,7 @@ class Journal:
                 batch, self._pending = self._pending, []
             try:
                 self._insert(batch)
-            except sqlite3.Error:  # a journal that cannot be written must not stop the sandbox
+            except Exception:  # the thread's boundary: a lost entry must not stop the journal
                 _errors.exception("could not write %d journal entries", len(batch))
             with self._cond:
                 self._written += len(batch)
