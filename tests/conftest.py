@@ -11,8 +11,9 @@ import sqlite3
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,14 @@ import httpx
 import pytest
 import yaml
 
+with warnings.catch_warnings():  # starlette warns once, on import, that it prefers httpx2
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
+
+    from mockyard.app import ServeConfig, build
+
 ROOT = Path(__file__).resolve().parent.parent
+pytest_plugins = ["pytester"]  # test_plugin.py runs example test sessions
 
 
 def free_port() -> int:
@@ -78,7 +86,9 @@ class LiveSandbox:
             return conn.execute(sql, args).fetchall()
 
 
-def start_sandbox(state: Path, *extra: str, workspace: Path = ROOT) -> LiveSandbox:
+def start_sandbox(
+    state: Path, *extra: str, workspace: Path = ROOT, admin_token: str | None = None
+) -> LiveSandbox:
     """Start `mockyard serve` on a free port and wait until /__mockyard/health answers."""
     port = free_port()
     cmd = [
@@ -93,6 +103,7 @@ def start_sandbox(state: Path, *extra: str, workspace: Path = ROOT) -> LiveSandb
         "--state",
         str(state),
         *extra,
+        *(["--admin-token", admin_token] if admin_token else []),
     ]
     log = state.with_suffix(".log")
     with log.open("ab") as out:  # the child keeps its own copy of the descriptor
@@ -105,10 +116,13 @@ def start_sandbox(state: Path, *extra: str, workspace: Path = ROOT) -> LiveSandb
         if process.poll() is not None:
             raise RuntimeError(f"sandbox exited: {sandbox.log_text()}")
         try:
-            if httpx.get(f"{sandbox.url}/__mockyard/health", timeout=1).status_code == 200:
+            headers = {"Authorization": f"Bearer {admin_token}"} if admin_token else {}
+            health = httpx.get(f"{sandbox.url}/__mockyard/health", headers=headers, timeout=1)
+            if health.status_code == 200:
                 return sandbox
         except httpx.TransportError:
-            time.sleep(0.1)
+            pass
+        time.sleep(0.1)
     sandbox.stop(signal.SIGKILL)
     raise RuntimeError("sandbox did not answer within 60 s")
 
@@ -138,7 +152,7 @@ def snapshot(state: Path) -> dict[tuple[str, str, str], str]:
         conn.close()
 
 
-def cargoextra_workspace(root: Path, invoices: dict[int, float], wallet: float) -> Path:
+def wallet_workspace(root: Path, invoices: dict[int, float], wallet: float) -> Path:
     """A workspace with the real CargoExtra spec and handlers and a made-to-measure fixture:
     Ada (`sandbox-token`) with an NGN wallet of `wallet` and unpaid NGN invoices number -> total."""
     for folder in ("specs", "handlers", "fixtures"):
@@ -167,3 +181,50 @@ def cargoextra_workspace(root: Path, invoices: dict[int, float], wallet: float) 
     }
     (root / "fixtures" / "cargoextra.yaml").write_text(yaml.safe_dump(fixture))
     return root
+
+
+def cargoextra_workspace(root: Path, **settings: object) -> Path:
+    """A workspace in `root` that serves this repository's CargoExtra files, plus `settings`
+    (top-level mockyard.yaml keys such as `controls`)."""
+    api = {
+        "spec": str(ROOT / "specs" / "cargoextra.yaml"),
+        "handlers": str(ROOT / "handlers" / "cargoextra.py"),
+        "fixtures": str(ROOT / "fixtures" / "cargoextra.yaml"),
+    }
+    config = {"seed": 20240601, "apis": {"cargoextra": api}, **settings}
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "mockyard.yaml").write_text(yaml.safe_dump(config))
+    return root
+
+
+@contextmanager
+def in_process(tmp: Path, workspace: Path = ROOT, **config: object) -> Iterator[TestClient]:
+    """The sandbox app built in this process (no socket), behind Starlette's test client.
+
+    `client.sandbox` is the built `Sandbox`; `config` sets `ServeConfig` fields.
+    """
+    state = tmp / "inproc.sqlite3"
+    sandbox = build(ServeConfig(workspace=str(workspace), state=str(state), **config))
+    with TestClient(sandbox.app) as client:
+        client.sandbox = sandbox  # type: ignore[attr-defined]
+        yield client
+
+
+FAULTY_CONTROLS = {
+    "operations": {
+        "pay-invoice-from-wallet": {"faults": {"error": 0.3, "drop": 0.3}},
+        "prepare-invoice-part-payment-from-wallet": {"faults": {"error": 1}},
+        "validate-invoice-payment": {"faults": {"drop": 1}},
+    }
+}
+
+
+@pytest.fixture(scope="session")
+def faulty_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSandbox]:
+    """A live sandbox with FAULTY_CONTROLS and two workers on one state and one journal, so
+    what the controls and the journal promise is proven across worker processes."""
+    root = tmp_path_factory.mktemp("faulty")
+    workspace = cargoextra_workspace(root / "ws", controls=FAULTY_CONTROLS)
+    sandbox = start_sandbox(root / "state.sqlite3", "--workers", "2", workspace=workspace)
+    yield sandbox
+    sandbox.stop()

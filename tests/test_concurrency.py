@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import LiveSandbox, cargoextra_workspace, start_sandbox
+from conftest import LiveSandbox, start_sandbox, wallet_workspace
 
 PAY = "/api/v1/billing/invoice/pay"
 PART = "/api/v1/billing/invoice/part-process"
@@ -23,7 +23,7 @@ INVOICES = range(300001, 300026)
 
 @pytest.fixture(scope="module")
 def contention_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return cargoextra_workspace(
+    return wallet_workspace(
         tmp_path_factory.mktemp("contention"), dict.fromkeys(INVOICES, 1000), wallet=10000
     )
 

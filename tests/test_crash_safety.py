@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import httpx
-from conftest import cargoextra_workspace, snapshot, start_sandbox
+from conftest import snapshot, start_sandbox, wallet_workspace
 
 PAY = "/api/v1/billing/invoice/pay"
 WALLET = 1_000_000
@@ -45,7 +45,7 @@ def hammer(url: str, numbers: list[int], acked: list[int], stop: threading.Event
 
 
 def test_sigkill_mid_load_loses_no_acknowledged_payment(tmp_path: Path) -> None:
-    workspace = cargoextra_workspace(tmp_path / "ws", INVOICES, wallet=WALLET)
+    workspace = wallet_workspace(tmp_path / "ws", INVOICES, wallet=WALLET)
     state = tmp_path / "state.sqlite3"
     acknowledged: list[int] = []
     remaining = sorted(INVOICES)

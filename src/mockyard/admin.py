@@ -1,22 +1,24 @@
-"""The sandbox's own endpoints under /__mockyard/: health and reset."""
+"""The sandbox's own endpoints under /__mockyard/: health and reset, plus the routes other
+modules contribute (the request journal, the state API)."""
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from mockyard.state import SandboxState
 
 PREFIX = "/__mockyard"
 
 
-def admin_app(state: SandboxState) -> Starlette:
+def admin_app(state: SandboxState, routes: Sequence[BaseRoute] = ()) -> Starlette:
     async def health(_: Request) -> JSONResponse:
         return JSONResponse(
             {"status": "ok", "apis": sorted(state.apis), "seed": state.seed, "worker": os.getpid()}
@@ -40,5 +42,6 @@ def admin_app(state: SandboxState) -> Starlette:
         routes=[
             Route(f"{PREFIX}/health", health, methods=["GET"]),
             Route(f"{PREFIX}/reset", reset, methods=["POST"]),
+            *routes,
         ]
     )

@@ -15,15 +15,18 @@ from connexion.options import SwaggerUIOptions
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mockyard import forms, specs, workspace
+from mockyard import controls, forms, specs, workspace
 from mockyard.admin import PREFIX, admin_app
 from mockyard.auth import security_map
 from mockyard.docs import docs_app, docs_wanted, is_docs_path
 from mockyard.errors import WorkspaceError
 from mockyard.guards import DEFAULT_MAX_BODY, RequestGuardMiddleware
+from mockyard.journal import Journal, RecorderMiddleware, Redactor, journal_routes, spec_credentials
 from mockyard.responses import error_handlers
 from mockyard.routing import ApiHooks, Runtime, load_module
+from mockyard.safety import AdminTokenMiddleware
 from mockyard.state import SandboxState
+from mockyard.state_api import load_schemas, state_routes
 from mockyard.store import Store
 from mockyard.validation import validator_map
 
@@ -41,6 +44,11 @@ class ServeConfig:
     max_body: int = DEFAULT_MAX_BODY
     specs: tuple[str, ...] = ()  # serve these spec files (or folders) instead of a workspace
     reload: bool = False  # a --reload process: reseed at start, serve a broken workspace as 503
+    latency: str | None = None  # controls: None means "as mockyard.yaml says"
+    cors_origins: list[str] | None = None
+    journal: str = ""  # the journal's SQLite file [default: next to the state file]
+    journal_size: int | None = None
+    admin_token: str = ""
 
     def to_env(self) -> str:
         return json.dumps(asdict(self))
@@ -58,6 +66,9 @@ class Sandbox:
     app: ASGIApp
     state: SandboxState
     runtime: Runtime
+    spec: dict
+    journal: Journal
+    controls: controls.ControlSettings
 
 
 def build(config: ServeConfig) -> Sandbox:
@@ -105,7 +116,33 @@ def build(config: ServeConfig) -> Sandbox:
     for exc_class, handler in error_handlers(runtime).items():
         api.add_error_handler(exc_class, handler)
     docs = docs_app(merged) if docs_wanted(merged) else None
-    return Sandbox(_Dispatch(admin_app(state), api, docs), state, runtime)
+
+    settings = controls.load_settings(
+        ws.settings.get("controls"),
+        operation_ids=runtime.api_of_operation,
+        source=ws.root / workspace.CONFIG_FILE,
+        latency=config.latency,
+        cors_origins=config.cors_origins,
+        journal_size=config.journal_size,
+    )
+    journal = Journal(config.journal or f"{config.state}-requests", settings.journal_size)
+    fixtures = {name: h.fixture for name, h in hooks.items()}
+    admin: ASGIApp = admin_app(
+        state,
+        [
+            *journal_routes(journal, PREFIX),
+            *state_routes(state, load_schemas(fixture_files), fixtures, PREFIX),
+        ],
+    )
+    if config.admin_token:
+        admin = AdminTokenMiddleware(admin, config.admin_token)
+    served = controls.ControlsMiddleware(
+        api, runtime, settings, controls.OperationMatcher(merged, specs.API_TAG)
+    )
+    app = controls.with_cors(_Dispatch(admin, served, docs), settings.cors_origins)
+    redactor = Redactor(*spec_credentials(merged))
+    app = RecorderMiddleware(app, journal, redactor, skip_prefix=PREFIX + "/")
+    return Sandbox(controls.ConnectionDropper(app), state, runtime, merged, journal, settings)
 
 
 def served_workspace(config: ServeConfig) -> workspace.Workspace:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import atexit
+import copy
 import dataclasses
 import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import warnings
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -19,11 +22,14 @@ warnings.filterwarnings("ignore", message=".*httpx2.*")
 
 from mockyard import drift  # noqa: E402
 from mockyard import workspace as workspace_mod  # noqa: E402
-from mockyard.app import CONFIG_ENV, ServeConfig, build, served_workspace  # noqa: E402
+from mockyard.app import CONFIG_ENV, Sandbox, ServeConfig, build, served_workspace  # noqa: E402
 from mockyard.contract import ContractConfig  # noqa: E402
 from mockyard.contract_events import Outcome  # noqa: E402
+from mockyard.controls import parse_latency  # noqa: E402
 from mockyard.errors import MockyardError  # noqa: E402
 from mockyard.fixtures import build as build_fixtures  # noqa: E402
+from mockyard.safety import check_exposure  # noqa: E402
+from mockyard.specs import operations  # noqa: E402
 from mockyard.workspace import WATCHED_FILES, watched_dirs  # noqa: E402
 
 _WORKSPACE = click.option(
@@ -75,6 +81,29 @@ def main() -> None:
     is_flag=True,
     help="Restart when a spec, handler or fixture changes; each restart reseeds the state.",
 )
+@click.option(
+    "--latency",
+    callback=lambda _ctx, _param, value: _latency(value),
+    help="Delay every operation: MS or LOW-HIGH (e.g. 100-400) [default: mockyard.yaml's].",
+)
+@click.option(
+    "--cors-origin",
+    "cors_origins",
+    multiple=True,
+    help="An origin allowed by CORS; repeat for several [default: mockyard.yaml's, or any].",
+)
+@click.option("--no-cors", is_flag=True, help="Send no CORS headers and answer no preflights.")
+@click.option(
+    "--journal-size",
+    type=click.IntRange(1),
+    help="Requests kept by GET /__mockyard/requests [default: mockyard.yaml's, or 500].",
+)
+@click.option(
+    "--admin-token",
+    envvar="MOCKYARD_ADMIN_TOKEN",
+    help="Require this token (Authorization: Bearer) on /__mockyard/*; needed off loopback.",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No access-log line per request.")
 def serve(
     workspace: str,
     host: str,
@@ -85,16 +114,23 @@ def serve(
     strict: bool,
     spec_files: tuple[str, ...],
     reload: bool,
+    latency: str | None,
+    cors_origins: tuple[str, ...],
+    no_cors: bool,
+    journal_size: int | None,
+    admin_token: str | None,
+    quiet: bool,
 ) -> None:
     """Serve the workspace's APIs (or --spec files) as one stateful sandbox."""
     import uvicorn
 
     if reload and workers > 1:
         raise click.UsageError("--reload runs one worker; drop --workers")
+    _or_exit(lambda: check_exposure(host, admin_token))  # before anything binds or builds
+    scratch = _scratch_dir()
     if not state:
-        tmp = tempfile.mkdtemp(prefix="mockyard-")
-        atexit.register(shutil.rmtree, tmp, ignore_errors=True)
-        state = str(Path(tmp) / "state.sqlite3")
+        state = str(Path(tempfile.mkdtemp(prefix="mockyard-")) / "state.sqlite3")
+        atexit.register(shutil.rmtree, Path(state).parent, ignore_errors=True)
     config = ServeConfig(
         workspace=workspace,
         state=str(Path(state).resolve()),
@@ -102,34 +138,39 @@ def serve(
         strict=strict,
         specs=tuple(str(Path(s).resolve()) for s in spec_files),
         reload=reload,
+        latency=latency,
+        cors_origins=[] if no_cors else (list(cors_origins) or None),
+        journal=str(Path(scratch) / "requests.sqlite3"),
+        journal_size=journal_size,
+        admin_token=admin_token or "",
     )
     sandbox = _or_exit(lambda: build(config))  # seeds the state once, before any worker starts
     ws = _or_exit(lambda: served_workspace(config))
-    _banner(ws, host, port, sandbox.state.seed, state)
+    _banner(sandbox, ws, host, port, state, bool(admin_token))
+    logging = _log_config(quiet)
+    # uvicorn re-raises SIGTERM after a graceful shutdown; exit normally so temp files go too.
+    signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
+    common: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": "warning",
+        "log_config": logging,
+        "access_log": False,
+    }
+    if workers == 1 and not reload:
+        uvicorn.run(sandbox.app, **common)
+        return
+    # Several processes (workers, or the reloader's child) build the app from the config.
+    os.environ[CONFIG_ENV] = config.to_env()
     if reload:
-        os.environ[CONFIG_ENV] = config.to_env()
-        uvicorn.run(
-            "mockyard.app:app_from_env",
-            factory=True,
-            host=host,
-            port=port,
+        common.update(
             reload=True,
             reload_dirs=[str(d) for d in watched_dirs(ws)],
             reload_includes=list(WATCHED_FILES),
-            log_level="warning",
         )
-    elif workers == 1:
-        uvicorn.run(sandbox.app, host=host, port=port, log_level="warning")
     else:
-        os.environ[CONFIG_ENV] = config.to_env()
-        uvicorn.run(
-            "mockyard.app:app_from_env",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            log_level="warning",
-        )
+        common["workers"] = workers
+    uvicorn.run("mockyard.app:app_from_env", factory=True, **common)
 
 
 @main.command()
@@ -348,15 +389,76 @@ def _header(raw: str) -> tuple[str, str]:
     return name.strip(), value.strip()
 
 
-def _banner(ws: workspace_mod.Workspace, host: str, port: int, seed: int, state: str) -> None:
-    click.echo(f"mockyard sandbox on http://{host}:{port}  (seed {seed}, state {state})")
+def _latency(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            parse_latency(value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from exc
+    return value
+
+
+def _scratch_dir() -> str:
+    """A private directory for the request journal: in memory (tmpfs) where there is one."""
+    shm = Path("/dev/shm")
+    parent = str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
+    path = tempfile.mkdtemp(prefix="mockyard-", dir=parent)
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
+
+
+def _log_config(quiet: bool) -> dict[str, object]:
+    """uvicorn's logging, plus one plain line per request on stderr (`mockyard.access`)."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["formatters"]["mockyard"] = {"format": "%(message)s"}
+    config["handlers"]["mockyard"] = {
+        "class": "logging.StreamHandler",
+        "formatter": "mockyard",
+        "stream": "ext://sys.stderr",
+    }
+    config["loggers"]["mockyard"] = {"handlers": ["mockyard"], "level": "INFO", "propagate": False}
+    config["loggers"]["mockyard.access"] = {"level": "WARNING" if quiet else "INFO"}
+    return config
+
+
+def _banner(
+    sandbox: Sandbox, ws: workspace_mod.Workspace, host: str, port: int, state: str, guarded: bool
+) -> None:
+    base = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+    click.echo(f"mockyard sandbox on {base}  (seed {sandbox.state.seed}, state {state})")
+    served = list(operations(sandbox.spec))
     for source in ws.apis:
-        click.echo(f"\n  {source.name}  ({os.path.relpath(source.spec)})")
-        fixture = workspace_mod.read_yaml(source.fixtures) if source.fixtures else None
-        for cred in (fixture or {}).get("credentials", []):
-            click.echo(f"    {cred['value']:<28} {cred.get('note', '')}")
-    click.echo(f"\n  docs:   http://{host}:{port}/ui/    spec: http://{host}:{port}/openapi.json")
-    click.echo(f"  health: http://{host}:{port}/__mockyard/health    Ctrl-C to stop\n")
+        ops = [op for op in served if op.api == source.name]
+        spec = (
+            source.spec.relative_to(ws.root) if source.spec.is_relative_to(ws.root) else source.spec
+        )
+        click.echo(f"\n  {source.name}  ({spec}, {len(ops)} operations)")
+        width = max((len(op.path) for op in ops), default=0)
+        for op in ops:
+            click.echo(f"    {op.method.upper():<7} {op.path:<{width}}  {op.operation_id}")
+        fixture = sandbox.runtime.apis[source.name].fixture
+        credentials = (fixture or {}).get("credentials") or []
+        if credentials:
+            click.echo("    tokens:")
+        for cred in credentials:
+            click.echo(f"      {cred['value']:<28} {cred.get('note', '')}")
+    controls = sandbox.controls
+    origins = ", ".join(controls.cors_origins) or "off"
+    latency = controls.latency
+    delay = "none" if latency is None else f"{latency.low:g}-{latency.high:g} ms"
+    click.echo(f"\n  docs:     {base}/ui")
+    click.echo(
+        f"  admin:    {base}/__mockyard/ (health, reset, state, catalogue, requests)"
+        + ("  [admin token required]" if guarded else "")
+    )
+    click.echo(
+        f"  controls: CORS {'any origin' if origins == '*' else origins}, latency {delay}, "
+        f"{len(controls.operations)} operation(s) with their own, "
+        f"journal of {controls.journal_size} requests"
+    )
+    click.echo("  Ctrl-C to stop\n")
 
 
 def _or_exit(action):  # type: ignore[no-untyped-def]

@@ -14,6 +14,7 @@ from typing import Any
 from connexion.exceptions import ProblemException
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from starlette.exceptions import HTTPException
+from starlette.responses import Response
 
 from mockyard.errors import ApiError, Failure, RequestRefused
 from mockyard.routing import Runtime
@@ -30,6 +31,14 @@ def to_response(error: ApiError) -> ConnexionResponse:
         body, mimetype = json.dumps(error.body).encode(), error.media_type
     return ConnexionResponse(
         status_code=error.status, body=body, mimetype=mimetype, headers=error.headers
+    )
+
+
+def asgi_response(error: ApiError) -> Response:
+    """The same answer as `to_response`, for middleware that runs outside Connexion."""
+    answer = to_response(error)
+    return Response(
+        answer.body, answer.status_code, dict(answer.headers or {}), media_type=answer.mimetype
     )
 
 

@@ -1,0 +1,43 @@
+"""The pytest plugin, run the way a user runs it: the README's example test file, in a project
+whose rootdir is a workspace, in a pytest session of its own."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from conftest import ROOT, cargoextra_workspace
+
+
+def readme_example() -> str:
+    """The first python block of the README's "Testing with pytest" section."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Testing with pytest") :]
+    match = re.search(r"```python\n(.*?)```", section, re.DOTALL)
+    assert match, "the README lost its example test"
+    return match.group(1)
+
+
+def test_the_readme_example_passes(pytester: pytest.Pytester) -> None:
+    cargoextra_workspace(pytester.path)  # the user's project root is the workspace
+    pytester.makeini("[pytest]\nmockyard_args = --seed 7 --journal-size 50\n")
+    pytester.makepyfile(test_checkout=readme_example())
+    pytester.makepyfile(
+        test_options="""
+        def test_ini_args_reach_the_sandbox(mockyard_sandbox):
+            assert mockyard_sandbox.reset()["seed"] == 7
+            assert mockyard_sandbox.url.startswith("http://127.0.0.1:")
+            assert mockyard_sandbox.token == "sandbox-token"
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=120)
+    result.assert_outcomes(passed=4)
+
+
+def test_a_workspace_that_cannot_be_served_is_reported(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_uses_it(mockyard_sandbox):\n    pass\n")
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--mockyard-workspace", "no-such-dir", timeout=120
+    )
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*mockyard sandbox*did not start*", "*does not exist*"])
