@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
-from conftest import ROOT, LiveSandbox, start_sandbox
+from conftest import ROOT, LiveSandbox, in_process, start_sandbox
 
 from mockyard import workspace
 
@@ -55,3 +55,16 @@ def test_health_answers(live_sandbox: LiveSandbox) -> None:
     assert response.status_code == 200
     assert response.json()["status"] == "ok"
     assert response.json()["apis"] == sorted(a.name for a in workspace.load(ROOT).apis)
+
+
+def test_durable_fsyncs_every_commit_and_default_does_not(tmp_path: Path) -> None:
+    def synchronous(**config: object) -> int:
+        folder = tmp_path / ("durable" if config else "default")
+        folder.mkdir()
+        with in_process(folder, **config) as client:
+            store = client.sandbox.state.store
+            with store.transaction(write=False) as tx:
+                return tx.conn.execute("PRAGMA synchronous").fetchone()[0]
+
+    assert synchronous(durable=True) == 2  # FULL
+    assert synchronous() == 1  # NORMAL: durable across process crashes (test_crash_safety)

@@ -41,6 +41,7 @@ class ServeConfig:
     state: str = ""
     seed: int | None = None
     strict: bool = False
+    durable: bool = False  # fsync every commit: acknowledged writes survive a power cut too
     max_body: int = DEFAULT_MAX_BODY
     specs: tuple[str, ...] = ()  # serve these spec files (or folders) instead of a workspace
     reload: bool = False  # a --reload process: reseed at start, serve a broken workspace as 503
@@ -88,7 +89,7 @@ def build(config: ServeConfig) -> Sandbox:
 
     if not config.state:
         raise WorkspaceError("a state file is required (ServeConfig.state)")
-    store = Store(Path(config.state))
+    store = Store(Path(config.state), synchronous="FULL" if config.durable else "NORMAL")
     seed = config.seed if config.seed is not None else ws.seed
     state = SandboxState(store, fixture_files, seed)
     if config.reload:  # the fixtures may have changed since the last start

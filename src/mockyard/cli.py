@@ -75,6 +75,11 @@ def main() -> None:
 @click.option(
     "--strict", is_flag=True, help="Validate every response against the spec (500 if not)."
 )
+@click.option(
+    "--durable",
+    is_flag=True,
+    help="Fsync every write, so acknowledged writes survive a power cut, not only a crash.",
+)
 @_SPEC
 @click.option(
     "--reload",
@@ -112,6 +117,7 @@ def serve(
     state: str | None,
     workers: int,
     strict: bool,
+    durable: bool,
     spec_files: tuple[str, ...],
     reload: bool,
     latency: str | None,
@@ -136,6 +142,7 @@ def serve(
         state=str(Path(state).resolve()),
         seed=seed,
         strict=strict,
+        durable=durable,
         specs=tuple(str(Path(s).resolve()) for s in spec_files),
         reload=reload,
         latency=latency,

@@ -3,6 +3,11 @@
 Every request runs in one transaction, so a request that fails changes nothing, and writes are
 serialised (`BEGIN IMMEDIATE`), so two requests can never spend the same money. The file is in WAL
 mode, so readers never wait for the writer and several worker processes share one truth.
+
+Durability: a transaction is committed before its response is sent. With `synchronous=NORMAL`
+(the default) a committed transaction survives any crash of the sandbox process, SIGKILL
+included, but not a power cut or kernel crash; `FULL` (`serve --durable`) also fsyncs every
+commit to survive those too, at about 0.3 ms more per write.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ class WriteNeeded(Exception):
 class Store:
     """One SQLite file, one connection per thread (SQLite connections are not shared)."""
 
-    def __init__(self, path: Path | str, *, synchronous: str = "FULL") -> None:
+    def __init__(self, path: Path | str, *, synchronous: str = "NORMAL") -> None:
         self.path = Path(path)
         self._synchronous = synchronous
         self._local = threading.local()
