@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from connexion import AsyncApp
-from connexion.middleware import MiddlewarePosition
+from connexion.middleware import ConnexionMiddleware, MiddlewarePosition
+from connexion.middleware.swagger_ui import SwaggerUIMiddleware
 from connexion.options import SwaggerUIOptions
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -31,6 +32,7 @@ from mockyard.store import Store
 from mockyard.validation import validator_map
 
 CONFIG_ENV = "MOCKYARD_SERVE_CONFIG"
+_MIDDLEWARES = [m for m in ConnexionMiddleware.default_middlewares if m is not SwaggerUIMiddleware]
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,9 @@ def build(config: ServeConfig) -> Sandbox:
     runtime = Runtime(hooks, store, seed=state.seed, clock=lambda: datetime.now(UTC))
     runtime.index(merged)
 
-    api = AsyncApp(__name__)
+    # Connexion's own Swagger UI layer is dropped: `docs` serves /openapi.json and /ui for the
+    # merged spec, and that layer's router otherwise runs on every request.
+    api = AsyncApp(__name__, middlewares=_MIDDLEWARES)
     api.add_api(
         copy.deepcopy(merged),
         swagger_ui_options=SwaggerUIOptions(serve_spec=False, swagger_ui=False),
