@@ -152,6 +152,8 @@ def chargebee_problems(before: Snapshot, after: Snapshot) -> list[str]:
             problems.append(f"{key}: spent {spent} but its links record another amount")
         for link in new_links:
             given[(key, link["invoice_id"])] += link["applied_amount"]
+            if old_invoices[link["invoice_id"]]["customer_id"] != txn["customer_id"]:
+                problems.append(f"{key} paid {link['invoice_id']}, another customer's invoice")
         spent_total += spent
     for key, invoice in records(after, "chargebee", "invoices").items():
         old = old_invoices[key]

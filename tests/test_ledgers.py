@@ -68,3 +68,28 @@ def test_chargebee_flags_spending_twice_and_a_negative_unused_amount(seeded: dic
     assert chargebee_problems(seeded, spent)  # 3000 left with no invoice receiving it
     negative = changed(seeded, "chargebee", "transactions", "txn_sandbox_2a", amount_unused=-1)
     assert chargebee_problems(seeded, negative)
+
+
+def test_chargebee_flags_a_payment_applied_to_another_customers_invoice(seeded: dict) -> None:
+    link = {"invoice_id": "inv_sandbox_2", "applied_amount": 1000}
+    moved = changed(
+        seeded,
+        "chargebee",
+        "transactions",
+        "txn_sandbox_1a",
+        amount_unused=2000,
+        linked_invoices=[link],
+    )
+    txn_link = {"txn_id": "txn_sandbox_1a", "applied_amount": 1000}
+    moved = changed(
+        moved,
+        "chargebee",
+        "invoices",
+        "inv_sandbox_2",
+        amount_paid=1000,
+        amount_due=9000,
+        linked_payments=[txn_link],
+    )
+    assert chargebee_problems(seeded, moved) == [
+        "txn_sandbox_1a paid inv_sandbox_2, another customer's invoice"
+    ]
