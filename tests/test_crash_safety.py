@@ -3,18 +3,26 @@
 The sandbox runs on a state file under a concurrent pay load and is killed with SIGKILL mid-load,
 then restarted on the same file, several times over. After each restart every payment that was
 acknowledged with 200 is there, and the wallet was debited exactly once per paid invoice.
+
+The same holds for the other APIs' money: InvoiceXpress receipts and Chargebee applications,
+killed mid-load together, leave every acknowledged receipt and application stored and the
+ledgers whole (`ledgers`).
 """
 
 from __future__ import annotations
 
 import json
+import random
 import signal
 import threading
 import time
 from pathlib import Path
 
 import httpx
-from conftest import snapshot, start_sandbox, wallet_workspace
+from conftest import ROOT, snapshot, start_sandbox, wallet_workspace
+from ledgers import chargebee_problems, invoicexpress_problems, records
+
+from mockyard import fixtures, workspace
 
 PAY = "/api/v1/billing/invoice/pay"
 WALLET = 1_000_000
@@ -83,3 +91,113 @@ def test_sigkill_mid_load_loses_no_acknowledged_payment(tmp_path: Path) -> None:
     finally:
         restarted.stop()
     assert again.json() == {"message": "Invoice already paid"}
+
+
+# --- InvoiceXpress receipts and Chargebee applications ------------------------------------------
+
+
+def invoicexpress_lane(url: str, documents: list[str], seed: int, acked: list, stop) -> None:
+    rng = random.Random(seed)
+    with httpx.Client(base_url=url, timeout=10) as client:
+        while not stop.is_set():
+            document, amount = rng.choice(documents), rng.randrange(1, 100) / 100
+            try:
+                response = client.post(
+                    f"/documents/{document}/partial_payments.json",
+                    params={"api_key": "sandbox-api-key"},
+                    json={"partial_payment": {"amount": amount}},
+                )
+            except httpx.TransportError:
+                return
+            if response.status_code == 200:
+                acked.append(("invoicexpress", document, amount, response.json()["receipt"]))
+
+
+def chargebee_lane(url: str, pairs: list[tuple[str, str]], seed: int, acked: list, stop) -> None:
+    rng = random.Random(seed)
+    with httpx.Client(base_url=url, timeout=10, auth=("sandbox_api_key", "")) as client:
+        while not stop.is_set():
+            invoice, txn = rng.choice(pairs)
+            try:
+                response = client.post(
+                    f"/api/v2/invoices/{invoice}/apply_payments",
+                    content=f"transactions[id][0]={txn}&transactions[amount][0]=100",
+                    headers={"Content-Type": "application/x-www-form-urlencoded"},
+                )
+            except httpx.TransportError:
+                return
+            if response.status_code == 200:
+                acked.append(("chargebee", invoice, txn, response.json()["invoice"]))
+
+
+def test_sigkill_mid_load_loses_no_receipt_and_no_application(tmp_path: Path) -> None:
+    ws = workspace.load(ROOT)
+    data = {api.name: fixtures.build(workspace.read_yaml(api.fixtures), ws.seed) for api in ws.apis}
+    documents = [
+        key
+        for key, doc in data["invoicexpress"]["documents"].items()
+        if int(key) > 1000 and doc["type"] == "Invoice" and doc["status"] == "final"
+    ]
+    chargebee = data["chargebee"]
+    payable = [i for i in chargebee["invoices"].values() if i["status"] == "payment_due"]
+    pairs = [
+        (invoice["id"], txn["id"])
+        for txn in chargebee["transactions"].values()
+        if txn["status"] == "success" and txn["amount_unused"] > 0
+        for invoice in payable
+        if invoice["customer_id"] == txn["customer_id"]
+    ]
+    state = tmp_path / "state.sqlite3"
+    initial = None
+    acknowledged: list = []
+    for round_ in range(3):
+        sandbox = start_sandbox(state)
+        initial = initial or snapshot(state)
+        acked: list = []
+        stop = threading.Event()
+        lanes = [
+            threading.Thread(
+                target=invoicexpress_lane, args=(sandbox.url, documents, n, acked, stop)
+            )
+            for n in range(3)
+        ] + [
+            threading.Thread(target=chargebee_lane, args=(sandbox.url, pairs, n, acked, stop))
+            for n in range(3)
+        ]
+        for lane in lanes:
+            lane.start()
+        deadline = time.monotonic() + 20
+        while len(acked) < 30 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        sandbox.stop(signal.SIGKILL)  # mid-load: requests are in flight
+        stop.set()
+        for lane in lanes:
+            lane.join(timeout=30)
+        assert {a[0] for a in acked} == {"invoicexpress", "chargebee"}, f"round {round_}"
+        acknowledged += acked
+
+        now = snapshot(state)  # nothing half-applied: every movement is whole and recorded
+        assert invoicexpress_problems(initial, now) == []
+        assert chargebee_problems(initial, now) == []
+        stored_documents = records(now, "invoicexpress", "documents")
+        stored_invoices = records(now, "chargebee", "invoices")
+        for api, key, detail, answer in acknowledged:  # nothing acknowledged was lost
+            if api == "invoicexpress":
+                receipt = stored_documents[str(answer["id"])]
+                assert (str(receipt["paid_document_id"]), receipt["amount"]) == (key, detail)
+            else:
+                kept = stored_invoices[key]["linked_payments"]
+                assert all(link in kept for link in answer["linked_payments"])
+
+    restarted = start_sandbox(state)
+    try:
+        _, document, _, _ = next(a for a in acknowledged if a[0] == "invoicexpress")
+        again = httpx.post(
+            f"{restarted.url}/documents/{document}/partial_payments.json",
+            params={"api_key": "sandbox-api-key"},
+            json={"partial_payment": {"amount": 0.01}},
+            timeout=30,
+        )
+    finally:
+        restarted.stop()
+    assert again.status_code == 200

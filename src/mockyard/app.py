@@ -21,7 +21,7 @@ from mockyard.admin import PREFIX, admin_app
 from mockyard.auth import security_map
 from mockyard.docs import docs_app, docs_wanted, is_docs_path
 from mockyard.errors import WorkspaceError
-from mockyard.guards import DEFAULT_MAX_BODY, RequestGuardMiddleware
+from mockyard.guards import DEFAULT_MAX_BODY, DEFAULT_MAX_HEADERS, RequestGuardMiddleware
 from mockyard.journal import Journal, RecorderMiddleware, Redactor, journal_routes, spec_credentials
 from mockyard.responses import error_handlers
 from mockyard.routing import ApiHooks, Runtime, load_module
@@ -45,6 +45,7 @@ class ServeConfig:
     strict: bool = False
     durable: bool = False  # fsync every commit: acknowledged writes survive a power cut too
     max_body: int = DEFAULT_MAX_BODY
+    max_headers: int = DEFAULT_MAX_HEADERS
     specs: tuple[str, ...] = ()  # serve these spec files (or folders) instead of a workspace
     reload: bool = False  # a --reload process: reseed at start, serve a broken workspace as 503
     latency: str | None = None  # controls: None means "as mockyard.yaml says"
@@ -117,6 +118,7 @@ def build(config: ServeConfig) -> Sandbox:
         RequestGuardMiddleware,
         position=MiddlewarePosition.BEFORE_VALIDATION,
         max_body=config.max_body,
+        max_headers=config.max_headers,
     )
     for exc_class, handler in error_handlers(runtime).items():
         api.add_error_handler(exc_class, handler)

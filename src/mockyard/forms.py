@@ -10,7 +10,9 @@ then every leaf is typed by the operation's schema (integer, number, boolean; an
 not parse stays a string, so validation reports it). Where the schema says array, a member may be
 indexed (`a[0]`, `a[1]`: indices 0..n-1), appended (`a[]`) or repeated (`a=1&a=2`). A key that
 cannot be nested (`a[b]]`, `a=1&a[b]=2`, `a[x]` where `a` is an array) raises `MalformedForm`: a
-400 rendered in the API's own error format, never a crash.
+400 rendered in the API's own error format, never a crash. So is a body that is not UTF-8 once
+percent-decoded (Starlette would quietly turn it into replacement characters) and one with more
+than `MAX_FIELDS` fields.
 
 The nested body is what the handler receives as `body` (see `routing`), so it sees exactly what was
 validated.
@@ -23,11 +25,10 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from connexion.datastructures import MediaTypeDict
 from connexion.validators import VALIDATOR_MAP, FormDataValidator
-from starlette.datastructures import Headers
-from starlette.formparsers import FormParser
 from starlette.types import Scope
 
 from mockyard.errors import RequestRefused
@@ -35,6 +36,7 @@ from mockyard.errors import RequestRefused
 FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
 SCOPE_KEY = "mockyard_form"
 MAX_DEPTH = 16
+MAX_FIELDS = 1000
 
 _KEY = re.compile(r"([^\[\]]+)((?:\[[^\[\]]*\])*)")
 _SEGMENT = re.compile(r"\[([^\[\]]*)\]")
@@ -92,6 +94,25 @@ def shape(tree: Mapping[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:
     return _object(tree, schema, [])
 
 
+def fields_of(raw: bytes) -> list[tuple[str, str]]:
+    """The (name, value) pairs of an urlencoded body, strictly UTF-8 once percent-decoded."""
+    pairs = [part for part in raw.split(b"&") if part]
+    if len(pairs) > MAX_FIELDS:
+        raise MalformedForm(f"a form body has at most {MAX_FIELDS} fields")
+    fields = []
+    for pair in pairs:
+        name, _, value = pair.partition(b"=")
+        try:
+            fields.append((_decode(name), _decode(value)))
+        except UnicodeDecodeError:
+            raise MalformedForm("the form body is not valid UTF-8") from None
+    return fields
+
+
+def _decode(part: bytes) -> str:
+    return unquote_to_bytes(part.replace(b"+", b" ")).decode("utf-8")
+
+
 def parse(fields: Iterable[tuple[str, str]], schema: Mapping[str, Any]) -> dict[str, Any]:
     """`nest` then `shape`: what a form body means under its schema."""
     return shape(nest(fields), schema)
@@ -108,9 +129,8 @@ class NestedFormValidator(FormDataValidator):
     """Connexion's form validator, validating the nested, typed body instead of the flat one."""
 
     async def _parse(self, stream: Any, scope: Scope) -> dict[str, Any]:
-        form = await FormParser(Headers(scope=scope), stream).parse()
-        fields = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
-        body = parse(fields, self._schema)
+        raw = b"".join([chunk async for chunk in stream])
+        body = parse(fields_of(raw), self._schema)
         scope.setdefault("extensions", {})[SCOPE_KEY] = body
         return body
 

@@ -1,12 +1,15 @@
-"""Request guards that run before anything parses a body: its size, and that it says what it is."""
+"""Request guards that run before anything parses a body: the size of the headers and of the
+body, that a body says what it is, and that a chunked body reaches the validators whole."""
 
 from __future__ import annotations
 
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mockyard.errors import RequestRefused
 
 DEFAULT_MAX_BODY = 1024 * 1024
+DEFAULT_MAX_HEADERS = 32 * 1024
 
 
 class BodyTooLarge(RequestRefused):
@@ -14,6 +17,14 @@ class BodyTooLarge(RequestRefused):
 
     status = 413
     title = "Content Too Large"
+
+
+class HeadersTooLarge(RequestRefused):
+    """Request headers larger, in all, than the sandbox accepts. uvicorn's parser (httptools)
+    sets no limit of its own, so without this a client could send megabytes of headers."""
+
+    status = 431
+    title = "Request Header Fields Too Large"
 
 
 class UntypedBody(RequestRefused):
@@ -25,24 +36,45 @@ class UntypedBody(RequestRefused):
 
 
 class RequestGuardMiddleware:
-    """Refuses bodies over `max_body` bytes (by Content-Length or as they stream in) and bodies
-    that carry no Content-Type."""
+    """Refuses headers over `max_headers` bytes in all, bodies over `max_body` bytes (by
+    Content-Length or as they stream in) and bodies that carry no Content-Type.
 
-    def __init__(self, app: ASGIApp, max_body: int = DEFAULT_MAX_BODY) -> None:
+    A chunked body (no Content-Length) is read here, within `max_body`, and passed on with its
+    length: Connexion's validators take a request without Content-Length for one without a body.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_body: int = DEFAULT_MAX_BODY,
+        max_headers: int = DEFAULT_MAX_HEADERS,
+    ) -> None:
         self.app = app
         self.max_body = max_body
+        self.max_headers = max_headers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope.get("headers", []))
+        raw_headers = scope.get("headers", [])
+        if sum(len(name) + len(value) + 4 for name, value in raw_headers) > self.max_headers:
+            raise HeadersTooLarge(f"request headers over {self.max_headers} bytes in all")
+        headers = dict(raw_headers)
         length = headers.get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_body):
             raise BodyTooLarge(f"request body over {self.max_body} bytes")
-        has_body = (length not in (None, b"0")) or b"transfer-encoding" in headers
+        chunked = length is None and b"transfer-encoding" in headers
+        has_body = (length not in (None, b"0")) or chunked
         if has_body and not headers.get(b"content-type"):
             raise UntypedBody("a request body needs a Content-Type")
+        if chunked:
+            body = await self._read_all(receive)
+            scope = {**scope, "headers": _with_length(raw_headers, len(body))}
+            receive = _replay(body, receive)
+        await self.app(scope, self._limited(receive), send)
+
+    def _limited(self, receive: Receive) -> Receive:
         seen = 0
 
         async def limited_receive() -> Message:
@@ -53,4 +85,37 @@ class RequestGuardMiddleware:
                 raise BodyTooLarge(f"request body over {self.max_body} bytes")
             return message
 
-        await self.app(scope, limited_receive, send)
+        return limited_receive
+
+    async def _read_all(self, receive: Receive) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnect
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                raise BodyTooLarge(f"request body over {self.max_body} bytes")
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+
+def _with_length(headers: list[tuple[bytes, bytes]], length: int) -> list[tuple[bytes, bytes]]:
+    kept = [(k, v) for k, v in headers if k not in (b"transfer-encoding", b"content-length")]
+    return [*kept, (b"content-length", str(length).encode())]
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if sent:
+            return await receive()  # after the body: wait for the disconnect, as uvicorn does
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay

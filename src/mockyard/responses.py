@@ -14,6 +14,7 @@ from typing import Any
 from connexion.exceptions import ProblemException
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from mockyard.errors import ApiError, Failure, RequestRefused
@@ -52,6 +53,8 @@ def failure_for(exc: BaseException) -> Failure:
         return Failure(exc.status, exc.title, exc.detail)
     if isinstance(exc, UnicodeDecodeError):
         return Failure(400, "Bad Request", "request body is not valid UTF-8")
+    if isinstance(exc, ClientDisconnect):  # nobody is left to answer; not a server error either
+        return Failure(400, "Bad Request", "the client went away before its body was read")
     logger.error("unhandled error", exc_info=exc)
     return Failure(500, "Internal Server Error", "")
 
