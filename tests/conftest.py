@@ -10,6 +10,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Iterator
@@ -29,6 +30,8 @@ with warnings.catch_warnings():  # starlette warns once, on import, that it pref
     from mockyard.app import ServeConfig, build
 
 ROOT = Path(__file__).resolve().parent.parent
+# The startup cache (mockyard.cache) of this test run lives with the run, not in ~/.cache.
+os.environ.setdefault("MOCKYARD_CACHE_DIR", tempfile.mkdtemp(prefix="mockyard-test-cache-"))
 pytest_plugins = ["pytester"]  # test_plugin.py runs example test sessions
 
 
@@ -228,3 +231,18 @@ def faulty_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSan
     sandbox = start_sandbox(root / "state.sqlite3", "--workers", "2", workspace=workspace)
     yield sandbox
     sandbox.stop()
+
+
+def validate_query(invoice: dict, currencies: dict, type: str = "confirm") -> dict[str, object]:
+    """CargoExtra validate parameters that pass every check for a stored `invoice` record: its
+    amount, its currency's ObjectId and that currency's first enabled processor."""
+    currency = currencies[invoice["currency"]]
+    return {
+        "invoiceNo": invoice["invoiceNo"],
+        "amount": invoice["total"],
+        "currencyPaid": currency["id"],
+        "type": type,
+        "processor": currency["processors"][0],
+        "partPaymentFromWalletBalanceBefore": 0,
+        "partPaymentFromWalletBalanceCurrent": 0,
+    }

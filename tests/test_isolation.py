@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
-from conftest import ROOT, LiveSandbox, snapshot
+from conftest import ROOT, LiveSandbox, snapshot, validate_query
 from ledgers import chargebee_problems
 from ledgers import records as stored
 
@@ -53,16 +53,7 @@ def test_no_customer_reaches_another_customers_invoice(sandbox: LiveSandbox, rec
             others = [i for i in unpaid if i["owner"] != account["id"]]
             for invoice in rng.sample(others, 3):
                 auth = {"Authorization": f"Bearer {token}"}
-                currency = currencies[invoice["currency"]]
-                params = {
-                    "invoiceNo": invoice["invoiceNo"],
-                    "amount": invoice["total"],
-                    "currencyPaid": currency["id"],
-                    "type": "start",
-                    "processor": currency["processors"][0],
-                    "partPaymentFromWalletBalanceBefore": 0,
-                    "partPaymentFromWalletBalanceCurrent": 0,
-                }
+                params = validate_query(invoice, currencies, type="start")
                 body = {"invoice": invoice["invoiceNo"], "currency": invoice["currency"]}
                 responses = [
                     client.get(VALIDATE, params=params, headers=auth),
@@ -103,19 +94,10 @@ def test_own_invoice_responses_carry_no_one_elses_identity(
             token = owner_token[invoice["owner"]]
             if not accounts[token].get("billingAddress"):
                 continue
-            currency = currencies[invoice["currency"]]
             response = client.get(
                 VALIDATE,
                 headers={"Authorization": f"Bearer {token}"},
-                params={
-                    "invoiceNo": invoice["invoiceNo"],
-                    "amount": invoice["total"],
-                    "currencyPaid": currency["id"],
-                    "type": "confirm",
-                    "processor": currency["processors"][0],
-                    "partPaymentFromWalletBalanceBefore": 0,
-                    "partPaymentFromWalletBalanceCurrent": 0,
-                },
+                params=validate_query(invoice, currencies),
             )
             assert response.status_code == 200
             assert response.json()["invoice"]["invoiceNo"] == invoice["invoiceNo"]

@@ -16,7 +16,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
-from conftest import ROOT, start_sandbox
+from conftest import ROOT, start_sandbox, validate_query
 
 from mockyard import fixtures, workspace
 
@@ -109,21 +109,14 @@ def mixed_load(
                 continue
             invoice = rng.choice(invoices)
             auth = {"Authorization": f"Bearer {owners[invoice['owner']]}"}
-            currency = cargo["currencies"][invoice["currency"]]
             roll = rng.random()
             if roll < 0.4:
                 response = client.get(
                     VALIDATE,
                     headers=auth,
-                    params={
-                        "invoiceNo": invoice["invoiceNo"],
-                        "amount": invoice["total"],
-                        "currencyPaid": currency["id"],
-                        "type": rng.choice(["start", "confirm"]),
-                        "processor": currency["processors"][0],
-                        "partPaymentFromWalletBalanceBefore": 0,
-                        "partPaymentFromWalletBalanceCurrent": 0,
-                    },
+                    params=validate_query(
+                        invoice, cargo["currencies"], type=rng.choice(["start", "confirm"])
+                    ),
                 )
             elif roll < 0.6:
                 response = client.post(

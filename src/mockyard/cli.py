@@ -20,11 +20,8 @@ import click
 # Connexion imports starlette's test client, which warns about httpx on every start.
 warnings.filterwarnings("ignore", message=".*httpx2.*")
 
-from mockyard import drift  # noqa: E402
 from mockyard import workspace as workspace_mod  # noqa: E402
 from mockyard.app import CONFIG_ENV, Sandbox, ServeConfig, build, served_workspace  # noqa: E402
-from mockyard.contract import ContractConfig  # noqa: E402
-from mockyard.contract_events import Outcome  # noqa: E402
 from mockyard.controls import parse_latency  # noqa: E402
 from mockyard.errors import MockyardError  # noqa: E402
 from mockyard.fixtures import build as build_fixtures  # noqa: E402
@@ -212,6 +209,8 @@ def specs_command(workspace: str, spec_files: tuple[str, ...], as_json: bool) ->
 
     Exits 2, naming the file and the problem, when a spec is invalid."""
     config = ServeConfig(workspace=workspace, specs=spec_files)
+    from mockyard import drift  # heavy (the spec validator): only this command needs it
+
     result = _or_exit(lambda: drift.report(served_workspace(config)))
     if as_json:
         click.echo(json.dumps(_jsonable(result), indent=2))
@@ -235,7 +234,8 @@ def specs_command(workspace: str, spec_files: tuple[str, ...], as_json: bool) ->
             click.echo(f"    - {note}")
 
 
-def _jsonable(result: drift.SpecReport) -> dict[str, object]:
+def _jsonable(result: Any) -> dict[str, object]:
+    """A drift.SpecReport as plain JSON data."""
     return {
         "operations": [dataclasses.asdict(o) for o in result.operations],
         "departures": [dataclasses.asdict(d) for d in result.departures],
@@ -330,6 +330,9 @@ def contract(
     Exit status: 0 every check passed, 1 a contract failure was found, 2 the run could not be
     done (unreachable URL, unknown API, bad spec or option).
     """
+    from mockyard.contract import ContractConfig  # Schemathesis: only this command needs it
+    from mockyard.contract_events import Outcome
+
     config = ContractConfig(
         base_url=base_url,
         workspace=workspace,
@@ -360,11 +363,11 @@ def contract(
     sys.exit({Outcome.PASSED: 0, Outcome.FAILED: 1, Outcome.ERRORED: 2}[outcome])
 
 
-def _run_contract(config: ContractConfig, report: str | None, junit: str | None) -> Outcome:
+def _run_contract(config: Any, report: str | None, junit: str | None) -> Any:
     """Echo the terminal report as events arrive; write the report files at the end."""
     from mockyard import contract as contract_mod
     from mockyard import reports
-    from mockyard.contract_events import RunFinished
+    from mockyard.contract_events import Outcome, RunFinished
 
     writers = [(path, reports.writer_for(path)) for path in (report,) if path]
     writers += [(path, reports.junit.render) for path in (junit,) if path]

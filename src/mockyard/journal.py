@@ -23,11 +23,9 @@ import json
 import logging
 import os
 import re
-import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -40,6 +38,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mockyard.controls import INFO_KEY, DropConnection
+from mockyard.store import ThreadConnections
 
 logger = logging.getLogger("mockyard.access")
 _errors = logging.getLogger("mockyard")
@@ -68,24 +67,14 @@ class Journal:
     def __init__(self, path: Path | str, size: int) -> None:
         self.path = Path(path)
         self.size = size
-        self._local = threading.local()
+        self._connections = ThreadConnections(self.path, "OFF")
         self._cond = threading.Condition()
         self._pending: list[tuple[float, dict[str, Any]]] = []
         self._queued = 0
         self._written = 0
         self._writer: threading.Thread | None = None
-        with self._connection() as conn:
-            conn.executescript(_SCHEMA)
-
-    @contextmanager
-    def _connection(self) -> Iterator[sqlite3.Connection]:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=OFF")
-            self._local.conn = conn
-        yield conn
+        conn = self._connections.get()
+        conn.executescript(_SCHEMA)
 
     def record(self, at: float, entry: dict[str, Any]) -> None:
         """Queue an entry for a request received at `at` (epoch s); never blocks on the file."""
@@ -123,21 +112,21 @@ class Journal:
             (at, e["method"], e["path"], e["status"], json.dumps(e, separators=(",", ":")))
             for at, e in batch
         ]
-        with self._connection() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                conn.executemany(
-                    "INSERT INTO requests (at, method, path, status, entry) VALUES (?, ?, ?, ?, ?)",
-                    rows,
-                )
-                conn.execute(
-                    "DELETE FROM requests WHERE id <= (SELECT MAX(id) FROM requests) - ?",
-                    (self.size,),
-                )
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+        conn = self._connections.get()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.executemany(
+                "INSERT INTO requests (at, method, path, status, entry) VALUES (?, ?, ?, ?, ?)",
+                rows,
+            )
+            conn.execute(
+                "DELETE FROM requests WHERE id <= (SELECT MAX(id) FROM requests) - ?",
+                (self.size,),
+            )
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
 
     def entries(
         self,
@@ -166,16 +155,14 @@ class Journal:
         sql = "SELECT id, entry FROM requests"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        with self._connection() as conn:
-            rows = conn.execute(
-                f"{sql} ORDER BY at DESC, id DESC LIMIT ?", [*args, limit]
-            ).fetchall()
+        conn = self._connections.get()
+        rows = conn.execute(f"{sql} ORDER BY at DESC, id DESC LIMIT ?", [*args, limit]).fetchall()
         return [{"id": row_id, **json.loads(entry)} for row_id, entry in rows]
 
     def clear(self) -> int:
         self.flush()
-        with self._connection() as conn:
-            return conn.execute("DELETE FROM requests").rowcount
+        conn = self._connections.get()
+        return conn.execute("DELETE FROM requests").rowcount
 
 
 # --- recording -----------------------------------------------------------------------------------

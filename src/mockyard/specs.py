@@ -10,6 +10,7 @@ every `$ref` (and security requirement) of that spec follows it.
 from __future__ import annotations
 
 import copy
+import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -17,9 +18,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
-from openapi_spec_validator import OpenAPIV30SpecValidator
 from referencing.exceptions import Unresolvable
 
+from mockyard import cache
 from mockyard.convert import Conversion, safe_component_names, to_openapi30
 from mockyard.errors import SpecError
 from mockyard.workspace import read_yaml
@@ -88,8 +89,22 @@ def _name_operations(spec: dict[str, Any], path: Path) -> None:
 
 
 def _first_problem(spec: dict[str, Any]) -> str:
+    """The validator's first complaint about `spec`, or "". Valid documents are remembered (see
+    `cache`): the validator is half a second of every start."""
+    from openapi_spec_validator import OpenAPIV30SpecValidator, __version__
+
+    entry = cache.key(json.dumps(spec, sort_keys=True, default=str), __version__)
+    if cache.load("valid-specs", entry) is not None:
+        return ""
+    problem = _validate(spec, OpenAPIV30SpecValidator)
+    if not problem:
+        cache.save("valid-specs", entry, True)
+    return problem
+
+
+def _validate(spec: dict[str, Any], validator: Any) -> str:
     try:
-        error = next(iter(OpenAPIV30SpecValidator(spec).iter_errors()), None)
+        error = next(iter(validator(spec).iter_errors()), None)
     except Unresolvable as exc:
         return f"unresolvable reference {getattr(exc, 'ref', exc)!r}"
     if error is None:

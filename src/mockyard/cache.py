@@ -1,0 +1,66 @@
+"""An on-disk cache for startup work that is costly and deterministic in its inputs.
+
+Validating a spec and building a seed's Faker records take most of a cold start, and give the
+same answer for the same inputs. A result is stored under a key hashed from everything it depends
+on (the input's content, the seed, library versions, the source of the code that computes it), so
+a stale entry cannot be read; like `.pyc` files, a miss only costs the work. The cache lives in
+`$MOCKYARD_CACHE_DIR`, else `$XDG_CACHE_HOME/mockyard`, else `~/.cache/mockyard`;
+`MOCKYARD_NO_CACHE=1` turns it off. An unwritable cache is skipped silently.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+
+def directory() -> Path | None:
+    if os.environ.get("MOCKYARD_NO_CACHE"):
+        return None
+    explicit = os.environ.get("MOCKYARD_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "mockyard"
+
+
+def key(*parts: object) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part if isinstance(part, bytes) else repr(part).encode())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def source_of(module_file: str) -> bytes:
+    """A module's source, for keys that must change when the code computing a result changes."""
+    return Path(module_file).read_bytes()
+
+
+def load(kind: str, entry: str) -> Any | None:
+    folder = directory()
+    if folder is None:
+        return None
+    try:
+        return json.loads((folder / kind / f"{entry}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def save(kind: str, entry: str, value: Any) -> None:
+    folder = directory()
+    if folder is None:
+        return
+    try:
+        target = folder / kind
+        target.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target, suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(value, out, separators=(",", ":"))
+        os.replace(tmp, target / f"{entry}.json")  # atomic: readers see all or nothing
+    except OSError:
+        return
