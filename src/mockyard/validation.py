@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 from connexion.datastructures import MediaTypeDict
@@ -107,10 +107,18 @@ class FiniteParameterValidator(ParameterValidator):
     def validate_query_parameter(self, param: dict, request: Any) -> str | None:
         kind = param.get("schema", param).get("type")
         if kind in _PLAIN:
-            raw = QueryParams(request.scope.get("query_string", b"")).getlist(param["name"])
+            raw = _raw_query(request.scope).getlist(param["name"])
             if any(not _PLAIN[kind].fullmatch(value.strip()) for value in raw):
                 return f"query parameter '{param['name']}' must be a plain decimal {kind}"
         return super().validate_query_parameter(param, request)
+
+
+def _raw_query(scope: MutableMapping[str, Any]) -> QueryParams:
+    """The query string as sent (Connexion's request gives it coerced), parsed once a request."""
+    parsed = scope.get("mockyard.raw_query")
+    if parsed is None:
+        parsed = scope["mockyard.raw_query"] = QueryParams(scope.get("query_string", b""))
+    return parsed
 
 
 class FiniteJSONBodyValidator(JSONRequestBodyValidator):
