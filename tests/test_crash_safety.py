@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import httpx
-from conftest import ROOT, snapshot, start_sandbox, wallet_workspace
+from conftest import ROOT, LiveSandbox, snapshot, start_sandbox, wallet_workspace
 from ledgers import chargebee_problems, invoicexpress_problems, records
 
 from mockyard import fixtures, workspace
@@ -52,6 +52,27 @@ def hammer(url: str, numbers: list[int], acked: list[int], stop: threading.Event
                 acked.append(number)
 
 
+def kill_mid_load(
+    sandbox: LiveSandbox,
+    lanes: list[threading.Thread],
+    acked: list,
+    stop: threading.Event,
+    *,
+    after: int,
+) -> None:
+    """Start the load lanes, SIGKILL the sandbox once `after` writes were acknowledged (requests
+    are then in flight), and wait for the lanes to notice."""
+    for lane in lanes:
+        lane.start()
+    deadline = time.monotonic() + 20
+    while len(acked) < after and time.monotonic() < deadline:
+        time.sleep(0.01)
+    sandbox.stop(signal.SIGKILL)
+    stop.set()
+    for lane in lanes:
+        lane.join(timeout=30)
+
+
 def test_sigkill_mid_load_loses_no_acknowledged_payment(tmp_path: Path) -> None:
     workspace = wallet_workspace(tmp_path / "ws", INVOICES, wallet=WALLET)
     state = tmp_path / "state.sqlite3"
@@ -65,15 +86,7 @@ def test_sigkill_mid_load_loses_no_acknowledged_payment(tmp_path: Path) -> None:
         threads = [
             threading.Thread(target=hammer, args=(sandbox.url, lane, acked, stop)) for lane in lanes
         ]
-        for thread in threads:
-            thread.start()
-        deadline = time.monotonic() + 20
-        while len(acked) < 15 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        sandbox.stop(signal.SIGKILL)  # mid-load: requests are in flight
-        stop.set()
-        for thread in threads:
-            thread.join(timeout=30)
+        kill_mid_load(sandbox, threads, acked, stop, after=15)
         assert acked, "no payment was acknowledged before the kill"
         acknowledged += acked
 
@@ -164,15 +177,7 @@ def test_sigkill_mid_load_loses_no_receipt_and_no_application(tmp_path: Path) ->
             threading.Thread(target=chargebee_lane, args=(sandbox.url, pairs, n, acked, stop))
             for n in range(3)
         ]
-        for lane in lanes:
-            lane.start()
-        deadline = time.monotonic() + 20
-        while len(acked) < 30 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        sandbox.stop(signal.SIGKILL)  # mid-load: requests are in flight
-        stop.set()
-        for lane in lanes:
-            lane.join(timeout=30)
+        kill_mid_load(sandbox, lanes, acked, stop, after=30)
         assert {a[0] for a in acked} == {"invoicexpress", "chargebee"}, f"round {round_}"
         acknowledged += acked
 
