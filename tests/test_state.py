@@ -68,3 +68,17 @@ def test_durable_fsyncs_every_commit_and_default_does_not(tmp_path: Path) -> Non
 
     assert synchronous(durable=True) == 2  # FULL
     assert synchronous() == 1  # NORMAL: durable across process crashes (test_crash_safety)
+
+
+def test_a_new_seed_reaches_every_worker(tmp_path: Path) -> None:
+    sandbox = start_sandbox(tmp_path / "state.sqlite3", "--workers", "2")
+    try:
+        assert httpx.post(f"{sandbox.url}/__mockyard/reset", json={"seed": 99}).status_code == 200
+        answers = [
+            httpx.get(f"{sandbox.url}/__mockyard/health", headers={"Connection": "close"}).json()
+            for _ in range(40)
+        ]
+    finally:
+        sandbox.stop()
+    assert len({a["worker"] for a in answers}) == 2  # both workers answered
+    assert {a["seed"] for a in answers} == {99}

@@ -99,7 +99,7 @@ def build(config: ServeConfig) -> Sandbox:
         state.reset()
     else:
         state.ensure_seeded()
-    runtime = Runtime(hooks, store, seed=state.seed, clock=lambda: datetime.now(UTC))
+    runtime = Runtime(hooks, store, seed=lambda: state.seed, clock=lambda: datetime.now(UTC))
     runtime.index(merged)
 
     # Connexion's own Swagger UI layer is dropped: `docs` serves /openapi.json and /ui for the

@@ -98,14 +98,19 @@ class Runtime:
     """What every request shares: the APIs, the store, the seed and the clock."""
 
     def __init__(
-        self, apis: Mapping[str, ApiHooks], store: Store, *, seed: int, clock: Clock
+        self, apis: Mapping[str, ApiHooks], store: Store, *, seed: Callable[[], int], clock: Clock
     ) -> None:
         self.apis = apis
         self.store = store
-        self.seed = seed
+        self._seed = seed
         self.clock = clock
         self.api_of_operation: dict[str, str] = {}
         self.api_paths: list[tuple[str, str]] = []  # (path template, api) for unrouted requests
+
+    @property
+    def seed(self) -> int:
+        """The current state's seed (a reset may change it, through any worker)."""
+        return self._seed()
 
     def index(self, merged_spec: Mapping[str, Any]) -> None:
         self.responder = Responder(merged_spec, lambda: self.seed)

@@ -22,28 +22,32 @@ class SandboxState:
         self.store = store
         self.fixture_files = fixture_files
         self.apis = tuple(fixture_files)
-        self.seed = seed
+        self._first_seed = seed  # used until the store holds state
         self._built: dict[int, dict[str, dict[str, Any]]] = {}  # seed -> records; builds are pure
+
+    @property
+    def seed(self) -> int:
+        """The seed of the state as it is now: read from the store, so a reset with a new seed
+        made through any worker process is seen by all of them."""
+        current = self.store.seed()
+        return self._first_seed if current is None else current
 
     def ensure_seeded(self) -> None:
         """Seed an empty store; keep one that already holds state (`--state FILE`)."""
-        existing = self.store.seed()
-        if existing is None:
-            self.reset(self.seed)
-        else:
-            self.seed = existing
+        if self.store.seed() is None:
+            self.reset(self._first_seed)
 
     def reset(self, seed: int | None = None) -> dict[str, dict[str, int]]:
-        if seed is not None:
-            self.seed = seed
-        records = self._built.get(self.seed)
+        """Rebuild every record for `seed` (default: the current seed)."""
+        seed = self.seed if seed is None else seed
+        records = self._built.get(seed)
         if records is None:  # Faker is the slow part of a reset; the same seed builds the same
             records = {
-                api: _built_records(fixture or {}, self.seed, path)
+                api: _built_records(fixture or {}, seed, path)
                 for api, (path, fixture) in self.fixture_files.items()
             }
-            self._built = {self.seed: records}
-        self.store.replace_all(records, seed=self.seed)
+            self._built = {seed: records}
+        self.store.replace_all(records, seed=seed)
         return {
             api: {coll: len(docs) for coll, docs in colls.items()} for api, colls in records.items()
         }

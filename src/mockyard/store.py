@@ -97,9 +97,11 @@ class Store:
             tx.conn.execute("INSERT OR REPLACE INTO meta VALUES ('seed', ?)", (str(seed),))
 
     def seed(self) -> int | None:
-        """The seed the current state was built from, or None for an empty store."""
-        with self.transaction(write=False) as tx:
-            row = tx.conn.execute("SELECT value FROM meta WHERE name = 'seed'").fetchone()
+        """The seed the current state was built from (by any worker), or None for an empty store.
+
+        One plain read, so it also works inside this thread's open transaction."""
+        conn = self._connections.get()
+        row = conn.execute("SELECT value FROM meta WHERE name = 'seed'").fetchone()
         return int(row[0]) if row else None
 
     def close(self) -> None:
