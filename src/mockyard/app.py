@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from connexion import AsyncApp
+from connexion.apps.asynchronous import AsyncApi, AsyncOperation
 from connexion.middleware import ConnexionMiddleware, MiddlewarePosition
 from connexion.middleware.swagger_ui import SwaggerUIMiddleware
 from connexion.options import SwaggerUIOptions
@@ -105,6 +109,7 @@ def build(config: ServeConfig) -> Sandbox:
     # Connexion's own Swagger UI layer is dropped: `docs` serves /openapi.json and /ui for the
     # merged spec, and that layer's router otherwise runs on every request.
     api = AsyncApp(__name__, middlewares=_MIDDLEWARES)
+    api._middleware_app.api_cls = _OperationsBuiltOnce  # before add_api, which instantiates it
     api.add_api(
         copy.deepcopy(merged),
         swagger_ui_options=SwaggerUIOptions(serve_spec=False, swagger_ui=False),
@@ -150,6 +155,23 @@ def build(config: ServeConfig) -> Sandbox:
     redactor = Redactor(*spec_credentials(merged))
     app = RecorderMiddleware(app, journal, redactor, skip_prefix=PREFIX + "/")
     return Sandbox(controls.ConnectionDropper(app), state, runtime, merged, journal, settings)
+
+
+class _OperationBuiltOnce(AsyncOperation):
+    """Connexion's `AsyncOperation.fn` is a property: every request rebuilt the operation's
+    decorator chain, inspecting the handler's signature each time. The chain holds no request
+    state (it reads the request from Connexion's context), so it is built once."""
+
+    @functools.cached_property
+    def fn(self) -> Callable[..., Any]:  # type: ignore[override]
+        return AsyncOperation.fn.fget(self)  # type: ignore[attr-defined]
+
+
+class _OperationsBuiltOnce(AsyncApi):
+    def make_operation(self, operation: Any) -> AsyncOperation:
+        return _OperationBuiltOnce.from_operation(
+            operation, pythonic_params=self.pythonic_params, jsonifier=self.jsonifier
+        )
 
 
 def served_workspace(config: ServeConfig) -> workspace.Workspace:
