@@ -18,6 +18,7 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -246,3 +247,24 @@ def validate_query(invoice: dict, currencies: dict, type: str = "confirm") -> di
         "partPaymentFromWalletBalanceBefore": 0,
         "partPaymentFromWalletBalanceCurrent": 0,
     }
+
+
+CHARGEBEE_AUTH = ("sandbox_api_key", "")  # Basic auth: the API key as user name, no password
+FORM = "application/x-www-form-urlencoded"
+
+
+def apply_payments(
+    client: httpx.Client,
+    invoice: str,
+    fields: list[tuple[str, str]] | str = "",
+    *,
+    auth: tuple[str, str] | None = CHARGEBEE_AUTH,
+    content_type: str = FORM,
+) -> httpx.Response:
+    """Chargebee's apply_payments on `invoice`, with `fields` form-encoded (or a raw body)."""
+    return client.post(
+        f"/api/v2/invoices/{invoice}/apply_payments",
+        content=fields if isinstance(fields, str) else urlencode(fields),
+        headers={"Content-Type": content_type},
+        auth=auth,
+    )

@@ -5,18 +5,16 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-from urllib.parse import urlencode
 
 import httpx
 import pytest
-from conftest import ROOT, LiveSandbox
+from conftest import CHARGEBEE_AUTH, FORM, ROOT, LiveSandbox, apply_payments
 
 from mockyard.fixtures import build
 from mockyard.workspace import read_yaml
 
 API = "chargebee"
-AUTH = ("sandbox_api_key", "")
-FORM = "application/x-www-form-urlencoded"
+AUTH = CHARGEBEE_AUTH
 Fields = list[tuple[str, str]]
 
 
@@ -28,14 +26,8 @@ def apply(
     auth: tuple[str, str] | None = AUTH,
     content_type: str = FORM,
 ) -> httpx.Response:
-    content = fields if isinstance(fields, str) else urlencode(fields)
-    return httpx.post(
-        f"{sandbox.url}/api/v2/invoices/{invoice}/apply_payments",
-        content=content,
-        headers={"Content-Type": content_type},
-        auth=auth,
-        timeout=30,
-    )
+    with httpx.Client(base_url=sandbox.url, timeout=30) as client:
+        return apply_payments(client, invoice, fields, auth=auth, content_type=content_type)
 
 
 def named(*pairs: tuple[str, int | None]) -> Fields:

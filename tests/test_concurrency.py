@@ -17,11 +17,10 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import urlencode
 
 import httpx
 import pytest
-from conftest import ROOT, LiveSandbox, snapshot, start_sandbox, wallet_workspace
+from conftest import ROOT, LiveSandbox, apply_payments, snapshot, start_sandbox, wallet_workspace
 from ledgers import cargoextra_problems, chargebee_problems, invoicexpress_problems, records
 
 from mockyard import fixtures, workspace
@@ -286,12 +285,7 @@ def test_chargebee_applications_add_up_with_two_workers(
     bulk = [c for c in sorted(excess) if c.startswith("cus_0") and len(due.get(c, [])) >= 2][:3]
 
     def apply(invoice: str, fields: list[tuple[str, str]]) -> Callable:
-        return lambda client: client.post(
-            f"/api/v2/invoices/{invoice}/apply_payments",
-            content=urlencode(fields),
-            headers={"Content-Type": "application/x-www-form-urlencoded"},
-            auth=("sandbox_api_key", ""),
-        )
+        return lambda client: apply_payments(client, invoice, fields)
 
     calls = []
     for customer in ["cus_sandbox_1", *bulk]:

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import httpx
-from conftest import ROOT, LiveSandbox, snapshot, start_sandbox, wallet_workspace
+from conftest import ROOT, LiveSandbox, apply_payments, snapshot, start_sandbox, wallet_workspace
 from ledgers import chargebee_problems, invoicexpress_problems, records
 
 from mockyard import fixtures, workspace
@@ -132,10 +132,10 @@ def chargebee_lane(url: str, pairs: list[tuple[str, str]], seed: int, acked: lis
         while not stop.is_set():
             invoice, txn = rng.choice(pairs)
             try:
-                response = client.post(
-                    f"/api/v2/invoices/{invoice}/apply_payments",
-                    content=f"transactions[id][0]={txn}&transactions[amount][0]=100",
-                    headers={"Content-Type": "application/x-www-form-urlencoded"},
+                response = apply_payments(
+                    client,
+                    invoice,
+                    [("transactions[id][0]", txn), ("transactions[amount][0]", "100")],
                 )
             except httpx.TransportError:
                 return

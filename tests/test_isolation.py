@@ -14,11 +14,10 @@ and the bulk data. A guard test fails if a second account's key appears without 
 from __future__ import annotations
 
 import random
-from urllib.parse import urlencode
 
 import httpx
 import pytest
-from conftest import ROOT, LiveSandbox, snapshot, validate_query
+from conftest import ROOT, LiveSandbox, apply_payments, snapshot, validate_query
 from ledgers import chargebee_problems
 from ledgers import records as stored
 
@@ -107,7 +106,6 @@ def test_own_invoice_responses_carry_no_one_elses_identity(
 
 # --- Chargebee: a customer's payments pay only that customer's invoices ------------------------
 
-CB_AUTH = ("sandbox_api_key", "")
 PAYABLE = ("payment_due", "posted", "not_paid")
 
 
@@ -122,15 +120,6 @@ def customer_identity(customer: dict) -> set[str]:
     return {n for n in names if n} | {f"{customer['first_name']} {customer['last_name']}"}
 
 
-def apply(client: httpx.Client, invoice: str, fields: list[tuple[str, str]]) -> httpx.Response:
-    return client.post(
-        f"/api/v2/invoices/{invoice}/apply_payments",
-        content=urlencode(fields),
-        headers={"Content-Type": "application/x-www-form-urlencoded"},
-        auth=CB_AUTH,
-    )
-
-
 def test_no_customers_payment_reaches_another_customers_invoice(
     sandbox: LiveSandbox, chargebee_records: dict
 ) -> None:
@@ -143,7 +132,9 @@ def test_no_customers_payment_reaches_another_customers_invoice(
         for txn in chargebee_records["transactions"].values():  # each, on 2 others' invoices
             others = [i for i in payable if i["customer_id"] != txn["customer_id"]]
             for invoice in rng.sample(others, 2):
-                response = apply(client, invoice["id"], [("transactions[id][0]", txn["id"])])
+                response = apply_payments(
+                    client, invoice["id"], [("transactions[id][0]", txn["id"])]
+                )
                 assert response.status_code == 400
                 body = response.json()
                 assert (body["api_error_code"], body["param"]) == (
@@ -167,7 +158,7 @@ def test_applied_invoices_carry_only_their_own_customers_data(
     applied = 0
     with httpx.Client(base_url=sandbox.url, timeout=30) as client:
         for invoice in payable:  # apply every customer's excess to every due invoice it has
-            response = apply(client, invoice["id"], [])
+            response = apply_payments(client, invoice["id"], [])
             if response.status_code == 400:
                 assert response.json()["api_error_code"] in (
                     "invalid_request",

@@ -13,10 +13,9 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
-from urllib.parse import urlencode
 
 import httpx
-from conftest import ROOT, start_sandbox, validate_query
+from conftest import ROOT, apply_payments, start_sandbox, validate_query
 
 from mockyard import fixtures, workspace
 
@@ -25,7 +24,6 @@ VALIDATE = "/api/v1/billing/invoice/validate"
 PART = "/api/v1/billing/invoice/part-process"
 PAY = "/api/v1/billing/invoice/pay"
 IX_KEY = {"api_key": "sandbox-api-key"}
-CB_AUTH = ("sandbox_api_key", "")
 
 
 def rss_kib(pid: int) -> int:
@@ -71,12 +69,7 @@ def chargebee_request(
                 [("transactions[id]]", "x"), ("transactions[id][7]", "x"), ("comment", "c" * 400)]
             )
         ]
-    return client.post(
-        f"/api/v2/invoices/{invoice['id']}/apply_payments",
-        content=urlencode(fields),
-        headers={"Content-Type": "application/x-www-form-urlencoded"},
-        auth=CB_AUTH,
-    )
+    return apply_payments(client, invoice["id"], fields)
 
 
 def mixed_load(
