@@ -25,6 +25,7 @@ from mockyard.admin import PREFIX, admin_app
 from mockyard.auth import security_map
 from mockyard.docs import docs_app, docs_wanted, is_docs_path
 from mockyard.errors import WorkspaceError
+from mockyard.fastpath import FastPath
 from mockyard.guards import DEFAULT_MAX_BODY, DEFAULT_MAX_HEADERS, RequestGuardMiddleware
 from mockyard.journal import Journal, RecorderMiddleware, Redactor, journal_routes, spec_credentials
 from mockyard.responses import error_handlers
@@ -57,6 +58,7 @@ class ServeConfig:
     journal: str = ""  # the journal's SQLite file [default: next to the state file]
     journal_size: int | None = None
     admin_token: str = ""
+    fast_path: bool = True  # False: Connexion serves every request (tests compare the two)
 
     def to_env(self) -> str:
         return json.dumps(asdict(self))
@@ -77,6 +79,7 @@ class Sandbox:
     spec: dict
     journal: Journal
     controls: controls.ControlSettings
+    fast_path: FastPath | None = None
 
 
 def build(config: ServeConfig) -> Sandbox:
@@ -148,13 +151,18 @@ def build(config: ServeConfig) -> Sandbox:
     )
     if config.admin_token:
         admin = AdminTokenMiddleware(admin, config.admin_token)
+    fast = None
+    if config.fast_path and not config.strict:  # --strict validates responses: Connexion's job
+        fast = FastPath(
+            api, runtime, merged, max_body=config.max_body, max_headers=config.max_headers
+        )
     served = controls.ControlsMiddleware(
-        api, runtime, settings, controls.OperationMatcher(merged, specs.API_TAG)
+        fast or api, runtime, settings, controls.OperationMatcher(merged, specs.API_TAG)
     )
     app = controls.with_cors(_Dispatch(admin, served, docs), settings.cors_origins)
     redactor = Redactor(*spec_credentials(merged))
     app = RecorderMiddleware(app, journal, redactor, skip_prefix=PREFIX + "/")
-    return Sandbox(controls.ConnectionDropper(app), state, runtime, merged, journal, settings)
+    return Sandbox(controls.ConnectionDropper(app), state, runtime, merged, journal, settings, fast)
 
 
 class _OperationBuiltOnce(AsyncOperation):

@@ -42,7 +42,7 @@ def security_map(runtime: Runtime) -> dict[str, type]:
         async def verify(value: str, password: str = "", *, request: Any, **_: Any) -> Any:
             api = runtime.api_for(request.scope)
             credentials = Credentials(scheme, value, password)
-            principal = _authenticate(runtime, api.name, credentials)  # a short read: no thread
+            principal = authenticate(runtime, api.name, credentials)  # a short read: no thread
             if principal is None:
                 return None
             return {"sub": principal.id, "principal": principal}
@@ -75,7 +75,10 @@ def security_map(runtime: Runtime) -> dict[str, type]:
     }
 
 
-def _authenticate(runtime: Runtime, api: str, credentials: Credentials) -> Principal | None:
+def authenticate(runtime: Runtime, api: str, credentials: Credentials) -> Principal | None:
+    """The API's verdict on `credentials`, counted against the principal's rate limit.
+
+    A refusal (None, or an error raised by the hook or the limiter) writes nothing."""
     hooks = runtime.apis[api]
     with runtime.store.transaction(write=False) as tx:
         ctx = runtime.context(api, "authenticate", None, tx.api(api), {})

@@ -68,10 +68,13 @@ class RequestGuardMiddleware:
         has_body = (length not in (None, b"0")) or chunked
         if has_body and not headers.get(b"content-type"):
             raise UntypedBody("a request body needs a Content-Type")
+        media_type = headers.get(b"content-type", b"").partition(b";")[0]
+        if media_type != media_type.lower():
+            scope = {**scope, "headers": _with_media_type(raw_headers)}
         if chunked:
             body = await self._read_all(receive)
-            scope = {**scope, "headers": _with_length(raw_headers, len(body))}
-            receive = _replay(body, receive)
+            scope = {**scope, "headers": _with_length(scope["headers"], len(body))}
+            receive = replay([{"type": "http.request", "body": body, "more_body": False}], receive)
         await self.app(scope, self._limited(receive), send)
 
     def _limited(self, receive: Receive) -> Receive:
@@ -103,19 +106,30 @@ class RequestGuardMiddleware:
                 return b"".join(chunks)
 
 
+def _with_media_type(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """Media types are case-insensitive (RFC 9110 8.3.1), but Connexion validates `APPLICATION/JSON`
+    as JSON and then hands the handler raw bytes: the type is passed on in lower case."""
+    kept = []
+    for name, value in headers:
+        if name == b"content-type":
+            media_type, sep, rest = value.partition(b";")
+            value = media_type.lower() + sep + rest
+        kept.append((name, value))
+    return kept
+
+
 def _with_length(headers: list[tuple[bytes, bytes]], length: int) -> list[tuple[bytes, bytes]]:
     kept = [(k, v) for k, v in headers if k not in (b"transfer-encoding", b"content-length")]
     return [*kept, (b"content-length", str(length).encode())]
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
-    sent = False
+def replay(messages: list[Message], receive: Receive) -> Receive:
+    """`receive` with `messages` (already read from it) handed out again first."""
+    pending = iter(list(messages))
 
-    async def replay() -> Message:
-        nonlocal sent
-        if sent:
-            return await receive()  # after the body: wait for the disconnect, as uvicorn does
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
+    async def replayed() -> Message:
+        for message in pending:
+            return message
+        return await receive()  # after the body: wait for the disconnect, as uvicorn does
 
-    return replay
+    return replayed

@@ -46,6 +46,7 @@ _errors = logging.getLogger("mockyard")
 REDACTED = "[redacted]"
 MAX_BODY = 16 * 1024  # bytes of each request and response body kept in an entry
 DEFAULT_LIMIT = 100
+BATCH_INTERVAL = 0.02  # s: under load, the journal is written in batches this far apart
 _STATUS = re.compile(r"[1-5](\d\d|xx)")
 ALWAYS_REDACTED_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-mockyard-admin-token"}
@@ -72,6 +73,7 @@ class Journal:
         self._pending: list[tuple[float, dict[str, Any]]] = []
         self._queued = 0
         self._written = 0
+        self._flushing = 0  # flush() calls waiting: the writer does not linger
         self._writer: threading.Thread | None = None
         conn = self._connections.get()
         conn.executescript(_SCHEMA)
@@ -86,19 +88,33 @@ class Journal:
                     target=self._write_forever, name="mockyard-journal", daemon=True
                 )
                 self._writer.start()
-            self._cond.notify_all()
+            if len(self._pending) == 1:  # the writer sleeps only when nothing is pending
+                self._cond.notify_all()
 
     def flush(self, timeout: float = 10.0) -> None:
         """Wait until every entry queued so far in this process is in the file."""
         with self._cond:
             target = self._queued
-            self._cond.wait_for(lambda: self._written >= target, timeout)
+            self._flushing += 1
+            self._cond.notify_all()
+            try:
+                self._cond.wait_for(lambda: self._written >= target, timeout)
+            finally:
+                self._flushing -= 1
 
     def _write_forever(self) -> None:
+        last = 0.0
         while True:
             with self._cond:
                 self._cond.wait_for(lambda: bool(self._pending))
+                # Busy (the last batch was just written): let entries gather for a moment, so
+                # a batch costs one transaction and the writer takes the GIL once, not per
+                # request. A quiet sandbox writes each entry at once.
+                linger = last + BATCH_INTERVAL - time.monotonic()
+                if linger > 0:
+                    self._cond.wait_for(lambda: self._flushing > 0, linger)
                 batch, self._pending = self._pending, []
+            last = time.monotonic()
             try:
                 self._insert(batch)
             except Exception:  # the thread's boundary: a lost entry must not stop the journal

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -59,6 +60,17 @@ def failure_for(exc: BaseException) -> Failure:
     return Failure(500, "Internal Server Error", "")
 
 
+def exception_response(
+    runtime: Runtime, scope: Mapping[str, Any], exc: BaseException, operation_id: str | None = None
+) -> ApiError:
+    """Any exception but an `ApiError`, in the format of the API the request was for."""
+    failure = failure_for(exc)
+    rendered = runtime.render_failure(scope, failure, operation_id)
+    if rendered.status == failure.status:  # keep what the status needs (Allow, Retry-After)
+        rendered.headers = {**(getattr(exc, "headers", None) or {}), **rendered.headers}
+    return rendered
+
+
 def error_handlers(runtime: Runtime) -> dict[type[BaseException], Any]:
     """Connexion error handlers: exception class -> handler(request, exc)."""
 
@@ -66,11 +78,7 @@ def error_handlers(runtime: Runtime) -> dict[type[BaseException], Any]:
         return to_response(exc)
 
     def engine_error(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
-        failure = failure_for(exc)
-        rendered = runtime.render_failure(request.scope, failure)
-        if rendered.status == failure.status:  # keep what the status needs (Allow, Retry-After)
-            rendered.headers = {**(getattr(exc, "headers", None) or {}), **rendered.headers}
-        return to_response(rendered)
+        return to_response(exception_response(runtime, request.scope, exc))
 
     # Connexion registers its own ProblemException and HTTPException handlers; replace them too.
     return {

@@ -120,10 +120,10 @@ class Runtime:
                     self.api_of_operation[op.get("operationId", "")] = op[API_TAG]
                     self.api_paths.append((route, op[API_TAG]))
 
-    def api_for(self, scope: Mapping[str, Any]) -> ApiHooks:
+    def api_for(self, scope: Mapping[str, Any], operation_id: str | None = None) -> ApiHooks:
         """The API a request belongs to: by its routed operation, else by the longest path match."""
         routing = scope.get("extensions", {}).get("connexion_routing", {})
-        api = self.api_of_operation.get(routing.get("operation_id") or "")
+        api = self.api_of_operation.get(operation_id or routing.get("operation_id") or "")
         if api is None:
             api = _closest_api(scope.get("path", ""), self.api_paths) or next(iter(self.apis))
         return self.apis[api]
@@ -140,15 +140,17 @@ class Runtime:
             headers=answer.headers,
         )
 
-    def render_failure(self, scope: Mapping[str, Any], failure: Failure) -> ApiError:
+    def render_failure(
+        self, scope: Mapping[str, Any], failure: Failure, operation_id: str | None = None
+    ) -> ApiError:
         """The request's API renders the failure: by its hook if it has one, else as its spec
         documents that status for the operation (its example or schema), else as RFC 7807."""
-        api = self.api_for(scope)
+        api = self.api_for(scope, operation_id)
         if api.renders_failures:
             return api.render_failure(failure)
         responder = getattr(self, "responder", None)
         routing = (scope.get("extensions") or {}).get("connexion_routing", {})
-        op_id = routing.get("operation_id")  # under uvicorn the error scope lacks it: match
+        op_id = operation_id or routing.get("operation_id")  # uvicorn's error scope lacks it
         if responder and not op_id:
             op_id = responder.find(scope.get("method", ""), scope.get("path", ""))
         if responder and op_id in responder.operations:
@@ -167,10 +169,16 @@ class Runtime:
     def resolver(self) -> Resolver:
         return _HandlerResolver(self)
 
-    def run(self, api: str, operation_id: str, method: str, fn: Handler, kwargs: dict) -> Any:
+    def run(
+        self,
+        api: str,
+        operation_id: str,
+        method: str,
+        fn: Handler,
+        kwargs: dict,
+        principal: Principal | None,
+    ) -> Any:
         """Call `fn` in one transaction; a read-only attempt that turns out to write is rerun."""
-        token_info = connexion_context.get({}).get("token_info") or {}
-        principal = token_info.get("principal")
         write = method not in SAFE_METHODS
         while True:
             try:
@@ -233,7 +241,8 @@ def _endpoint(runtime: Runtime, api: str, op_id: str, method: str, fn: Handler) 
             kwargs["body"] = form
         if not takes_all:
             kwargs = {k: v for k, v in kwargs.items() if k in accepted}
-        return runtime.run(api, op_id, method.lower(), fn, kwargs)
+        token_info = connexion_context.get({}).get("token_info") or {}
+        return runtime.run(api, op_id, method.lower(), fn, kwargs, token_info.get("principal"))
 
     endpoint.__name__ = fn.__name__
     # Connexion passes what the signature asks for; the handler's own (less `ctx`) keeps it from

@@ -29,7 +29,7 @@ from jsonschema import Draft4Validator, ValidationError
 from starlette.datastructures import QueryParams
 from starlette.types import Scope
 
-_PLAIN = {
+PLAIN_NUMBER = {
     "integer": re.compile(r"[+-]?[0-9]+"),
     "number": re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"),
 }
@@ -106,9 +106,9 @@ class FiniteParameterValidator(ParameterValidator):
 
     def validate_query_parameter(self, param: dict, request: Any) -> str | None:
         kind = param.get("schema", param).get("type")
-        if kind in _PLAIN:
+        if kind in PLAIN_NUMBER:
             raw = _raw_query(request.scope).getlist(param["name"])
-            if any(not _PLAIN[kind].fullmatch(value.strip()) for value in raw):
+            if any(not PLAIN_NUMBER[kind].fullmatch(value.strip()) for value in raw):
                 return f"query parameter '{param['name']}' must be a plain decimal {kind}"
         return super().validate_query_parameter(param, request)
 
