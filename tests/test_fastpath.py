@@ -11,6 +11,7 @@ repeated keys, credentials in every shape, odd content types and bodies, `Prefer
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,11 +19,19 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from conftest import CHARGEBEE_AUTH, FORM, in_process, snapshot
+from conftest import CHARGEBEE_AUTH, FORM, ROOT, in_process, snapshot
+from connexion.json_schema import Draft4RequestValidator, resolve_refs
+from faker import Faker
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from jsonschema import Draft4Validator
 from starlette.testclient import TestClient
 from test_cargoextra import ERRORS, PAY, VALIDATE, query
+
+from mockyard import specs, workspace
+from mockyard.fakedata import Generator
+from mockyard.fastpath import _rs_safe, fast_validator
+from mockyard.validation import FORMATS, compiled
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 IX_KEY = "sandbox-api-key"
@@ -285,3 +294,80 @@ def test_media_types_are_case_insensitive_on_both_paths(
         )
         assert response.status_code != 500 and "message" in response.json()
     assert state(twins[0]) == state(twins[1])
+
+
+def _workspace_spec() -> dict:
+    loaded = [
+        (a.name, a.spec, specs.load_spec(a.spec), a.prefix) for a in workspace.load(ROOT).apis
+    ]
+    return resolve_refs(specs.merge(loaded))
+
+
+SPEC = _workspace_spec()
+
+
+def _fast_schemas() -> list[tuple[dict, type]]:
+    """Every parameter and JSON body schema of the workspace that gets a compiled validator."""
+    found = []
+    for item in SPEC["paths"].values():
+        for op in item.values():
+            for param in op.get("parameters", []) if isinstance(op, dict) else []:
+                found.append((param["schema"], Draft4Validator))
+            for media in (op.get("requestBody") or {}).get("content", {}).values():
+                found.append((media["schema"], Draft4RequestValidator))
+    return [(schema, cls) for schema, cls in found if _rs_safe(schema)]
+
+
+FAST_SCHEMAS = _fast_schemas()
+SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(),
+    st.sampled_from(["NGN", "642f1a3e9b1e8a0012345678", "642f1a3e9b1e8a0012345678\n", "١٢", ""]),
+)
+
+
+def mutated(draw: st.DrawFn, value: Any) -> Any:
+    """`value`, or a copy with one thing changed somewhere inside it."""
+    if isinstance(value, dict) and value and draw(st.booleans()):
+        key = draw(st.sampled_from(sorted(value)))
+        action = draw(st.sampled_from(["inside", "drop", "add"]))
+        if action == "drop":
+            return {k: v for k, v in value.items() if k != key}
+        if action == "add":
+            return {**value, draw(st.sampled_from([key + "_", "extra"])): draw(SCALARS)}
+        return {**value, key: mutated(draw, value[key])}
+    if isinstance(value, list) and value and draw(st.booleans()):
+        i = draw(st.integers(0, len(value) - 1))
+        return [*value[:i], mutated(draw, value[i]), *value[i + 1 :]]
+    return draw(SCALARS) if draw(st.booleans()) else value
+
+
+@st.composite
+def instances(draw: st.DrawFn, schema: dict) -> Any:
+    """A value mockyard's own generator makes valid for `schema`, maybe mutated once."""
+    seed = draw(st.integers(0, 2**32))
+    faker = Faker()
+    faker.seed_instance(seed)
+    generator = Generator(SPEC, faker, random.Random(seed), use_examples=draw(st.booleans()))
+    return mutated(draw, generator.value(schema))
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(data=st.data())
+def test_compiled_validators_never_accept_what_connexion_refuses(data: st.DataObject) -> None:
+    """The fast path's jsonschema-rs validators may refuse more than Connexion's (the request
+    then goes to Connexion) but must never accept a value Connexion's validator refuses."""
+    assert len(FAST_SCHEMAS) >= 5  # the comparison covers the workspace's schemas
+    schema, cls = data.draw(st.sampled_from(FAST_SCHEMAS))
+    value = data.draw(instances(schema))
+    fast = fast_validator(schema, cls)
+    try:
+        accepted = fast.is_valid(value)
+    except Exception:  # the fast path sends such values to Connexion
+        return
+    if accepted:
+        assert compiled(schema, cls, FORMATS).is_valid(value), (schema, value)

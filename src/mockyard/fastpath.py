@@ -29,8 +29,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
-from urllib.parse import parse_qsl
 
+import jsonschema_rs
 from connexion.context import _operation as connexion_operation
 from connexion.decorators.parameter import sanitized
 from connexion.decorators.response import BaseResponseDecorator
@@ -38,16 +38,18 @@ from connexion.frameworks.starlette import Starlette as StarletteFramework
 from connexion.json_schema import Draft4RequestValidator, resolve_refs
 from connexion.jsonifier import Jsonifier
 from connexion.lifecycle import ConnexionResponse
-from connexion.utils import make_type
+from connexion.utils import is_json_mimetype, make_type
 from jsonschema import Draft4Validator
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mockyard.auth import authenticate
 from mockyard.errors import ApiError, RequestRefused
 from mockyard.guards import replay
+from mockyard.query import query_pairs
 from mockyard.responses import asgi_response, exception_response
 from mockyard.routing import Handler, Runtime
 from mockyard.specs import API_TAG
+from mockyard.store import ApiStore
 from mockyard.types import Credentials, Principal
 from mockyard.validation import FORMATS, PLAIN_NUMBER, compiled, well_formed
 
@@ -90,6 +92,25 @@ class _Param:
         return value
 
 
+class _Verdicts:
+    """A validator's answers by (type, value). Parameter values repeat (enums, ids, amounts) and
+    validation is a pure function of the value, so each distinct value is validated once."""
+
+    def __init__(self, validator: Any, size: int = 4096) -> None:
+        self.validator = validator
+        self.size = size
+        self.known: dict[tuple[type, Any], bool] = {}
+
+    def is_valid(self, value: Any) -> bool:
+        key = (value.__class__, value)  # 1, 1.0 and True are equal keys otherwise
+        verdict = self.known.get(key)
+        if verdict is None:
+            if len(self.known) >= self.size:
+                self.known.clear()
+            verdict = self.known[key] = self.validator.is_valid(value)
+        return verdict
+
+
 @dataclass(frozen=True)
 class _Scheme:
     """One way to present credentials: `kind` is bearer, basic or apiKey."""
@@ -113,6 +134,7 @@ class Operation:
     body_argument: str | None
     takes: Callable[[str], bool]  # which handler arguments it accepts
     produces: tuple[str, ...]
+    json_type: str | None  # the only media type it answers in, when that is JSON
 
 
 class FastPath:
@@ -132,7 +154,8 @@ class FastPath:
         self.max_body = max_body
         self.max_headers = max_headers
         self.routes = _Routes(resolve_refs(copy.deepcopy(dict(merged_spec))), runtime)
-        self.responses = _ResponseBuilder(framework=StarletteFramework, jsonifier=Jsonifier())
+        self.jsonifier = Jsonifier()  # the one Connexion's AsyncApp uses
+        self.responses = _ResponseBuilder(framework=StarletteFramework, jsonifier=self.jsonifier)
         self.served = 0  # requests this worker answered here rather than through Connexion
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -147,12 +170,13 @@ class FastPath:
             body = await self._body(op, headers, receive, received)
             query = _query(scope)
             kwargs = self._arguments(op, query, headers, path_params, body)
-            principal = self._authenticate(op, query, headers)
+            credentials = self._credentials(op, query, headers)
+            response = self._respond(op, scope, kwargs, credentials)
         except _NotPlain:
             await self.app(scope, replay(received, receive), send)
             return
         self.served += 1
-        await self._respond(op, scope, kwargs, principal)(scope, receive, send)
+        await response(scope, receive, send)
 
     def _headers(self, scope: Scope) -> dict[bytes, bytes]:
         raw = scope["headers"]
@@ -188,7 +212,13 @@ class FastPath:
             body = json.loads(b"".join(chunks).decode("utf-8"))
         except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
             raise _NotPlain from exc
-        if body is None or well_formed(body) is not None or not op.body_validator.is_valid(body):
+        if body is None or well_formed(body) is not None:
+            raise _NotPlain
+        try:
+            valid = op.body_validator.is_valid(body)
+        except Exception as exc:  # a value the compiled validator cannot take: Connexion decides
+            raise _NotPlain from exc
+        if not valid:
             raise _NotPlain
         return body
 
@@ -225,33 +255,49 @@ class FastPath:
             kwargs[op.body_argument] = body
         return {k: v for k, v in kwargs.items() if op.takes(k)}
 
-    def _authenticate(
+    def _credentials(
         self, op: Operation, query: dict[str, str], headers: dict[bytes, bytes]
-    ) -> Principal | None:
+    ) -> Credentials | None:
+        """The credentials of the first security alternative the request presents."""
         if not op.security:
             return None
         for scheme in op.security:
             credentials = _credentials(scheme, query, headers)
-            if credentials is None:
-                continue
-            try:
-                principal = authenticate(self.runtime, op.api, credentials)
-            except (ApiError, RequestRefused) as exc:  # refused (hook or rate limit): no count
-                raise _NotPlain from exc
-            if principal is None:
-                raise _NotPlain
-            return principal
+            if credentials is not None:
+                return credentials
         raise _NotPlain
 
     def _respond(
-        self, op: Operation, scope: Scope, kwargs: dict[str, Any], principal: Principal | None
+        self, op: Operation, scope: Scope, kwargs: dict[str, Any], credentials: Credentials | None
     ) -> ASGIApp:
+        """Identify the caller and run the handler in one transaction. A refusal raises
+        `_NotPlain` from inside it, so it is rolled back and Connexion answers."""
+        runtime = self.runtime
+        identify = None
+        if credentials is not None:
+            hooks = runtime.apis[op.api]
+
+            def identify(store: ApiStore) -> Principal:
+                ctx = runtime.context(op.api, "authenticate", None, store, {})
+                try:
+                    principal = hooks.authenticate(credentials, ctx)
+                except (ApiError, RequestRefused) as exc:
+                    raise _NotPlain from exc
+                if principal is None or principal.rate_limit is not None:
+                    raise _NotPlain  # a rate limit is counted in its own transaction, by Connexion
+                return principal
+
         try:
-            result = self.runtime.run(op.api, op.operation_id, op.method, op.fn, kwargs, principal)
+            result = runtime.run(op.api, op.operation_id, op.method, op.fn, kwargs, None, identify)
+        except _NotPlain:
+            raise
         except ApiError as exc:
             return asgi_response(exc)
         except Exception as exc:
-            return asgi_response(exception_response(self.runtime, scope, exc, op.operation_id))
+            return asgi_response(exception_response(runtime, scope, exc, op.operation_id))
+        if op.json_type and result.__class__ in (dict, list):  # the usual answer, built directly
+            headers = {"Content-Type": op.json_type}
+            return Response(self.jsonifier.dumps(result), 200, headers, op.json_type)
         if isinstance(result, ConnexionResponse):
             return StarletteFramework.connexion_to_framework_response(result)
         token = connexion_operation.set(SimpleNamespace(produces=op.produces))  # type: ignore[arg-type]
@@ -269,7 +315,7 @@ class _ResponseBuilder(BaseResponseDecorator):
 
 
 def _query(scope: Scope) -> dict[str, str]:
-    pairs = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
+    pairs = query_pairs(scope)
     query = dict(pairs)
     if len(query) != len(pairs):  # a repeated key: Connexion decides which value counts
         raise _NotPlain
@@ -422,6 +468,7 @@ def _compile(
         body_argument=body_argument,
         takes=accepted.__contains__,
         produces=produces,
+        json_type=produces[0] if len(produces) == 1 and is_json_mimetype(produces[0]) else None,
     )
 
 
@@ -452,7 +499,7 @@ def _params(op: Mapping[str, Any], item: Mapping[str, Any]) -> tuple[_Param, ...
                 location=location,
                 kind=kind,
                 required=bool(param.get("required")),
-                validator=compiled(schema, Draft4Validator, FORMATS),
+                validator=_Verdicts(fast_validator(schema, Draft4Validator)),
                 argument=argument,
                 default=default if default is _ABSENT else make_type(default, kind, None),
             )
@@ -489,4 +536,52 @@ def _body(request_body: Mapping[str, Any] | None) -> tuple[Any, str | None] | No
     name = request_body.get("x-body-name", "body")
     if not isinstance(schema, dict) or schema.get("nullable") or sanitized(name) != name:
         return None
-    return compiled(schema, Draft4RequestValidator, FORMATS), name
+    return fast_validator(schema, Draft4RequestValidator), name
+
+
+# Keywords on which jsonschema-rs is at least as strict as Connexion's Python validators: the same
+# Draft 4 meaning, except that Connexion also lets `nullable` schemas take null and its Python
+# `re` patterns let `$` match before a final newline and `\d` match any Unicode digit. Schemas
+# with any other keyword (`format`, `multipleOf`, ...) keep the Python validator.
+_RS_KEYWORDS = frozenset(
+    {
+        "type", "enum", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
+        "minLength", "maxLength", "pattern", "properties", "required", "additionalProperties",
+        "items", "minItems", "maxItems", "uniqueItems", "minProperties", "maxProperties",
+        "allOf", "anyOf", "oneOf", "not", "title", "description", "default", "example",
+        "nullable", "readOnly", "writeOnly", "deprecated",
+    }
+)  # fmt: skip
+
+
+def fast_validator(schema: Mapping[str, Any], python_cls: type) -> Any:
+    """A compiled (jsonschema-rs) validator when every keyword in `schema` is one it reads at
+    least as strictly as `python_cls`, else the cached Python one. The fast path only needs a
+    validator that never says yes where Connexion's would say no: a no sends the request on."""
+    if _rs_safe(schema):
+        try:
+            return jsonschema_rs.Draft4Validator(schema, validate_formats=False)
+        except Exception:  # a pattern the Rust regex engine does not take
+            pass
+    return compiled(schema, python_cls, FORMATS)
+
+
+def _rs_safe(schema: Any) -> bool:
+    if not isinstance(schema, Mapping):
+        return False
+    for key, value in schema.items():
+        if key.startswith("x-"):
+            continue
+        if key not in _RS_KEYWORDS:
+            return False
+        if key == "properties":
+            subschemas = list(value.values())
+        elif key in ("allOf", "anyOf", "oneOf"):
+            subschemas = list(value)
+        elif key in ("items", "not") or (key == "additionalProperties" and value is not True):
+            subschemas = [value] if value is not False else []
+        else:
+            continue
+        if not all(_rs_safe(sub) for sub in subschemas):
+            return False
+    return True

@@ -19,6 +19,7 @@ and `access_token` in the query) are replaced by `[redacted]`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -29,7 +30,6 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -38,12 +38,14 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mockyard.controls import INFO_KEY, DropConnection
+from mockyard.query import query_pairs
 from mockyard.store import ThreadConnections
 
 logger = logging.getLogger("mockyard.access")
 _errors = logging.getLogger("mockyard")
 
 REDACTED = "[redacted]"
+_JSON_TEXT = "_json_text"  # an entry's fields that hold JSON text, parsed when read
 MAX_BODY = 16 * 1024  # bytes of each request and response body kept in an entry
 DEFAULT_LIMIT = 100
 BATCH_INTERVAL = 0.02  # s: under load, the journal is written in batches this far apart
@@ -173,7 +175,7 @@ class Journal:
             sql += " WHERE " + " AND ".join(where)
         conn = self._connections.get()
         rows = conn.execute(f"{sql} ORDER BY at DESC, id DESC LIMIT ?", [*args, limit]).fetchall()
-        return [{"id": row_id, **json.loads(entry)} for row_id, entry in rows]
+        return [_readable(row_id, json.loads(entry)) for row_id, entry in rows]
 
     def clear(self) -> int:
         self.flush()
@@ -199,9 +201,9 @@ class Redactor:
             return f"{scheme} {REDACTED}"
         return REDACTED
 
-    def query_string(self, raw: bytes) -> dict[str, Any]:
+    def query_string(self, pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for name, value in parse_qsl(raw.decode("latin-1"), keep_blank_values=True):
+        for name, value in pairs:
             value = REDACTED if name in self.query else value
             if name not in out:
                 out[name] = value
@@ -236,6 +238,7 @@ class RecorderMiddleware:
         self.journal = journal
         self.redactor = redactor
         self.skip_prefix = skip_prefix
+        self.pid = os.getpid()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -295,20 +298,26 @@ class RecorderMiddleware:
             .replace("+00:00", "Z"),
             "method": scope["method"],
             "path": scope["path"],
-            "query": redact.query_string(scope.get("query_string", b"")),
+            "query": redact.query_string(query_pairs(scope)),
             "headers": _headers(scope.get("headers", []), redact),
-            "body": _body(exchange.request_body, exchange.request_size, scope.get("headers", [])),
+            "body": _body(exchange.request_body, exchange.request_size),
             "api": info.get("api"),
             "operation": info.get("operation"),
             "status": exchange.status,
             "latency_ms": round(ms, 1),
             "delay_ms": info.get("delay_ms"),
             "fault": info.get("fault"),
-            "worker": os.getpid(),
+            "worker": self.pid,
             "response_headers": _headers(exchange.response_headers, redact),
-            "response_body": _body(
-                exchange.response_body, exchange.response_size, exchange.response_headers
-            ),
+            "response_body": _body(exchange.response_body, exchange.response_size),
+            _JSON_TEXT: [
+                field
+                for field, headers in (
+                    ("body", scope.get("headers", [])),
+                    ("response_body", exchange.response_headers),
+                )
+                if _is_json(headers)
+            ],
         }
 
 
@@ -346,8 +355,8 @@ def _headers(raw: Iterable[tuple[bytes, bytes]], redact: Redactor) -> dict[str, 
     return out
 
 
-def _body(kept: bytearray, size: int, headers: Iterable[tuple[bytes, bytes]]) -> Any:
-    """JSON bodies as JSON; other text as a string; truncated or binary bodies described."""
+def _body(kept: bytearray, size: int) -> str | None:
+    """The body as text; truncated or binary bodies described. JSON stays text until read."""
     if not size:
         return None
     try:
@@ -356,13 +365,21 @@ def _body(kept: bytearray, size: int, headers: Iterable[tuple[bytes, bytes]]) ->
         return f"[{size} bytes of binary data]"
     if size > len(kept):
         return f"{text}… [truncated, {size} bytes]"
-    content_type = next((v for k, v in headers if k.lower() == b"content-type"), b"")
-    if b"json" in content_type:
-        try:
-            return json.loads(text)
-        except ValueError:
-            pass
     return text
+
+
+def _is_json(headers: Iterable[tuple[bytes, bytes]]) -> bool:
+    content_type = next((v for k, v in headers if k.lower() == b"content-type"), b"")
+    return b"json" in content_type
+
+
+def _readable(row_id: int, entry: dict[str, Any]) -> dict[str, Any]:
+    """An entry as the journal API shows it: JSON bodies as JSON, not as the text they were
+    stored as (parsing them while serving cost more than every read ever will)."""
+    for field in entry.pop(_JSON_TEXT, ()):
+        with contextlib.suppress(TypeError, ValueError):  # truncated or binary: kept as text
+            entry[field] = json.loads(entry[field])
+    return {"id": row_id, **entry}
 
 
 # --- GET / DELETE /__mockyard/requests ----------------------------------------------------------

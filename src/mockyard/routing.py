@@ -177,13 +177,19 @@ class Runtime:
         fn: Handler,
         kwargs: dict,
         principal: Principal | None,
+        identify: Callable[[ApiStore], Principal | None] | None = None,
     ) -> Any:
-        """Call `fn` in one transaction; a read-only attempt that turns out to write is rerun."""
+        """Call `fn` in one transaction; a read-only attempt that turns out to write is rerun.
+
+        `identify`, when given, names the caller inside that same transaction (one transaction
+        per request instead of two); whatever it raises rolls the transaction back."""
         write = method not in SAFE_METHODS
         while True:
             try:
                 with self.store.transaction(write=write) as tx:
-                    ctx = self.context(api, operation_id, principal, tx.api(api), kwargs)
+                    store = tx.api(api)
+                    caller = identify(store) if identify else principal
+                    ctx = self.context(api, operation_id, caller, store, kwargs)
                     return fn(ctx, **kwargs)
             except WriteNeeded:
                 if write:

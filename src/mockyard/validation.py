@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Mapping
 from typing import Any
 
 from connexion.datastructures import MediaTypeDict
@@ -26,8 +26,9 @@ from connexion.json_schema import Draft4RequestValidator
 from connexion.utils import is_null, is_nullable
 from connexion.validators import VALIDATOR_MAP, JSONRequestBodyValidator, ParameterValidator
 from jsonschema import Draft4Validator, ValidationError
-from starlette.datastructures import QueryParams
 from starlette.types import Scope
+
+from mockyard.query import query_pairs
 
 PLAIN_NUMBER = {
     "integer": re.compile(r"[+-]?[0-9]+"),
@@ -107,18 +108,10 @@ class FiniteParameterValidator(ParameterValidator):
     def validate_query_parameter(self, param: dict, request: Any) -> str | None:
         kind = param.get("schema", param).get("type")
         if kind in PLAIN_NUMBER:
-            raw = _raw_query(request.scope).getlist(param["name"])
+            raw = [v for k, v in query_pairs(request.scope) if k == param["name"]]
             if any(not PLAIN_NUMBER[kind].fullmatch(value.strip()) for value in raw):
                 return f"query parameter '{param['name']}' must be a plain decimal {kind}"
         return super().validate_query_parameter(param, request)
-
-
-def _raw_query(scope: MutableMapping[str, Any]) -> QueryParams:
-    """The query string as sent (Connexion's request gives it coerced), parsed once a request."""
-    parsed = scope.get("mockyard.raw_query")
-    if parsed is None:
-        parsed = scope["mockyard.raw_query"] = QueryParams(scope.get("query_string", b""))
-    return parsed
 
 
 class FiniteJSONBodyValidator(JSONRequestBodyValidator):
