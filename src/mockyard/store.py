@@ -12,7 +12,9 @@ commit to survive those too, at about 0.3 ms more per write.
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping
@@ -58,6 +60,35 @@ class ThreadConnections:
             self._local.conn = None
 
 
+class WriterQueue:
+    """Writers of every worker process take turns through a kernel lock (`flock`) on a file
+    next to the state, before `BEGIN IMMEDIATE`. SQLite's own wait for a busy writer sleeps
+    1, 2, 5, 10 ... ms between tries, and a worker sleeping there holds its whole event loop:
+    with two workers paying, p99 reached 100-300 ms. The kernel wakes the next writer the
+    moment the lock is free. One descriptor per thread, so threads queue as processes do."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        fd: int | None = getattr(self._local, "fd", None)
+        if fd is None:
+            fd = self._local.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        fd = getattr(self._local, "fd", None)
+        if fd is not None:
+            os.close(fd)
+            self._local.fd = None
+
+
 class WriteNeeded(Exception):
     """A read-only transaction tried to write; the caller reruns the work in a write transaction."""
 
@@ -68,12 +99,22 @@ class Store:
     def __init__(self, path: Path | str, *, synchronous: str = "NORMAL") -> None:
         self.path = Path(path)
         self._connections = ThreadConnections(self.path, synchronous)
+        self._writers = WriterQueue(Path(f"{self.path}-writer.lock"))
         conn = self._connections.get()
         conn.executescript(_SCHEMA)
 
     @contextmanager
     def transaction(self, *, write: bool) -> Iterator[Transaction]:
         """Commit when the block ends normally, roll back on any exception."""
+        if not write:
+            with self._open(write=False) as tx:
+                yield tx
+            return
+        with self._writers.turn(), self._open(write=True) as tx:
+            yield tx
+
+    @contextmanager
+    def _open(self, *, write: bool) -> Iterator[Transaction]:
         conn = self._connections.get()
         conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
         try:
@@ -106,6 +147,7 @@ class Store:
 
     def close(self) -> None:
         self._connections.close()
+        self._writers.close()
 
 
 class Transaction:
