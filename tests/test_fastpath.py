@@ -27,8 +27,10 @@ from hypothesis import strategies as st
 from jsonschema import Draft4Validator
 from starlette.testclient import TestClient
 from test_cargoextra import ERRORS, PAY, VALIDATE, query
+from workspaces import ok, spec, write_workspace
 
 from mockyard import specs, workspace
+from mockyard.app import ServeConfig, build
 from mockyard.fakedata import Generator
 from mockyard.fastpath import _rs_safe, fast_validator
 from mockyard.validation import FORMATS, compiled
@@ -371,3 +373,75 @@ def test_compiled_validators_never_accept_what_connexion_refuses(data: st.DataOb
         return
     if accepted:
         assert compiled(schema, cls, FORMATS).is_valid(value), (schema, value)
+
+
+HEADER_SPEC = spec(
+    {
+        "/items/{item-id}": {
+            "get": {
+                "operationId": "get-item",
+                "security": [{"key": []}],
+                "parameters": [
+                    {
+                        "name": "item-id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "integer", "minimum": 1},
+                    },
+                    {
+                        "name": "X-Tenant",
+                        "in": "header",
+                        "required": True,
+                        "schema": {"type": "string", "enum": ["acme", "globex"]},
+                    },
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "default": 10}},
+                    {"name": "verbose", "in": "query", "schema": {"type": "boolean"}},
+                ],
+                "responses": ok({"type": "object"}),
+            }
+        }
+    },
+    components={"securitySchemes": {"key": {"type": "apiKey", "in": "header", "name": "X-Key"}}},
+)
+ECHO = """
+def authenticate(credentials, ctx):
+    from mockyard import Principal
+    return Principal(id=credentials.value) if credentials.value == "k" else None
+
+
+def get_item(ctx, item_id, limit, verbose=None):
+    return {"item": item_id, "limit": limit, "verbose": verbose, "caller": ctx.principal.id}
+"""
+
+
+@pytest.mark.parametrize(
+    ("path", "headers", "fast"),
+    [
+        ("/items/7", {"X-Key": "k", "X-Tenant": "acme"}, True),
+        ("/items/7?limit=3&verbose=true", {"X-Key": "k", "x-tenant": "globex"}, True),
+        ("/items/7?verbose=True", {"X-Key": "k", "X-Tenant": "acme"}, False),  # Connexion's 200
+        ("/items/7", {"X-Key": "k", "X-Tenant": "initech"}, False),
+        ("/items/7", {"X-Key": "k"}, False),
+        ("/items/0", {"X-Key": "k", "X-Tenant": "acme"}, False),
+        ("/items/x", {"X-Key": "k", "X-Tenant": "acme"}, False),
+        ("/items/7", {"X-Key": "nope", "X-Tenant": "acme"}, False),
+        ("/items/7", {"X-Tenant": "acme"}, False),
+    ],
+)
+def test_header_path_and_default_parameters_alike(
+    tmp_path: Path, path: str, headers: dict[str, str], fast: bool
+) -> None:
+    """Parameters the CargoExtra specs do not use: a header, a dashed integer path parameter,
+    a query default, a boolean, an API key in a header."""
+    root = write_workspace(
+        tmp_path / "ws", {"items.yaml": HEADER_SPEC}, handlers={"items.py": ECHO}
+    )
+    answers = []
+    for fast_path in (True, False):
+        state = tmp_path / f"{fast_path}.sqlite3"
+        sandbox = build(ServeConfig(workspace=str(root), state=str(state), fast_path=fast_path))
+        with TestClient(sandbox.app, raise_server_exceptions=False) as client:
+            answers.append(send(client, {"method": "GET", "url": path, "headers": headers}))
+        if sandbox.fast_path is not None:
+            assert sandbox.fast_path.served == int(fast)
+    assert answers[0] == answers[1]

@@ -73,6 +73,7 @@ class _Param:
     validator: Any
     argument: str | None  # the handler argument it fills, None when not passed
     default: Any = _ABSENT
+    header: bytes = b""  # a header parameter's name as the ASGI scope writes it
 
     def coerce(self, raw: str) -> Any:
         """The value Connexion would validate and pass, for a raw value written plainly."""
@@ -155,7 +156,11 @@ class FastPath:
         self.max_headers = max_headers
         self.routes = _Routes(resolve_refs(copy.deepcopy(dict(merged_spec))), runtime)
         self.jsonifier = Jsonifier()  # the one Connexion's AsyncApp uses
-        self.responses = _ResponseBuilder(framework=StarletteFramework, jsonifier=self.jsonifier)
+        # Connexion's own conversion of other return values (tuples, strings, None), so both
+        # paths answer alike; the class is only nominally abstract.
+        self.responses = BaseResponseDecorator(
+            framework=StarletteFramework, jsonifier=self.jsonifier
+        )
         self.served = 0  # requests this worker answered here rather than through Connexion
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -238,7 +243,7 @@ class FastPath:
                 if param.location == "query":
                     raw = query.get(param.name)
                 else:
-                    header = headers.get(param.name.lower().encode("latin-1"))
+                    header = headers.get(param.header)
                     raw = None if header is None else header.decode("latin-1")
                 if raw is None:
                     if param.required:
@@ -305,13 +310,6 @@ class FastPath:
             return self.responses.build_framework_response(result)
         finally:
             connexion_operation.reset(token)
-
-
-class _ResponseBuilder(BaseResponseDecorator):
-    """Connexion's own conversion of a handler's return value, so both paths answer alike."""
-
-    def __call__(self, function: Callable) -> Callable:  # pragma: no cover - not a decorator here
-        raise NotImplementedError
 
 
 def _query(scope: Scope) -> dict[str, str]:
@@ -502,6 +500,7 @@ def _params(op: Mapping[str, Any], item: Mapping[str, Any]) -> tuple[_Param, ...
                 validator=_Verdicts(fast_validator(schema, Draft4Validator)),
                 argument=argument,
                 default=default if default is _ABSENT else make_type(default, kind, None),
+                header=name.lower().encode("latin-1") if location == "header" else b"",
             )
         )
     return tuple(params)
