@@ -19,6 +19,7 @@ from connexion.security import (
 
 from mockyard.errors import RequestRefused
 from mockyard.routing import Runtime
+from mockyard.store import ApiStore
 from mockyard.types import Credentials, Principal
 
 RATE_LIMIT_API = "_mockyard"
@@ -79,13 +80,19 @@ def authenticate(runtime: Runtime, api: str, credentials: Credentials) -> Princi
     """The API's verdict on `credentials`, counted against the principal's rate limit.
 
     A refusal (None, or an error raised by the hook or the limiter) writes nothing."""
-    hooks = runtime.apis[api]
     with runtime.store.transaction(write=False) as tx:
-        ctx = runtime.context(api, "authenticate", None, tx.api(api), {})
-        principal = hooks.authenticate(credentials, ctx)
+        principal = identify(runtime, api, credentials, tx.api(api))
     if principal is not None and principal.rate_limit is not None:
         _count_request(runtime, api, principal)
     return principal
+
+
+def identify(
+    runtime: Runtime, api: str, credentials: Credentials, store: ApiStore
+) -> Principal | None:
+    """The API's `authenticate` hook, inside a transaction the caller holds open."""
+    ctx = runtime.context(api, "authenticate", None, store, {})
+    return runtime.apis[api].authenticate(credentials, ctx)
 
 
 def _count_request(runtime: Runtime, api: str, principal: Principal) -> None:

@@ -43,6 +43,7 @@ from jsonschema import Draft4Validator
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mockyard import auth
 from mockyard.errors import ApiError, RequestRefused
 from mockyard.guards import replay
 from mockyard.query import query_pairs
@@ -232,13 +233,13 @@ class FastPath:
         op: Operation,
         query: dict[str, str],
         headers: dict[bytes, bytes],
-        path_params: dict[str, Any],
+        path_params: dict[str, str],
         body: Any,
     ) -> dict[str, Any]:
         kwargs: dict[str, Any] = {}
         for param in op.params:
-            if param.location == "path":
-                value = path_params[param.argument]
+            if param.location == "path":  # the route matched it: it converts as Connexion's does
+                value = make_type(path_params[param.argument], param.kind, None)
             else:
                 if param.location == "query":
                     raw = query.get(param.name)
@@ -280,12 +281,10 @@ class FastPath:
         runtime = self.runtime
         identify = None
         if credentials is not None:
-            hooks = runtime.apis[op.api]
 
             def identify(store: ApiStore) -> Principal:
-                ctx = runtime.context(op.api, "authenticate", None, store, {})
                 try:
-                    principal = hooks.authenticate(credentials, ctx)
+                    principal = auth.identify(runtime, op.api, credentials, store)
                 except (ApiError, RequestRefused) as exc:
                     raise _NotPlain from exc
                 if principal is None or principal.rate_limit is not None:
@@ -373,7 +372,7 @@ class _Routes:
             else:
                 self.templated.append((pattern, ops))
 
-    def match(self, scope: Scope) -> tuple[Operation, dict[str, Any]] | None:
+    def match(self, scope: Scope) -> tuple[Operation, dict[str, str]] | None:
         if scope.get("root_path"):
             return None
         path, method = scope["path"], scope["method"]
@@ -391,14 +390,7 @@ class _Routes:
         if found is None or found[0] is None:
             return None
         op, matched = found
-        return op, {k: _path_value(op, k, v) for k, v in matched.groupdict().items()}
-
-
-def _path_value(op: Operation, group: str, raw: str) -> Any:
-    for param in op.params:
-        if param.location == "path" and _group(param.name) == group:
-            return make_type(raw, param.kind, None)
-    return raw
+        return op, matched.groupdict()
 
 
 def _group(name: str) -> str:
