@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -9,8 +12,9 @@ import yaml
 from conftest import ROOT
 
 from mockyard import cache, specs
-from mockyard.errors import SpecError
+from mockyard.errors import FixtureError, SpecError
 from mockyard.state import _built_records
+from mockyard.state_api import load_schemas
 
 
 @pytest.fixture
@@ -36,6 +40,31 @@ def test_valid_spec_is_remembered_and_an_edit_is_checked_again(
     assert len(list((cache_dir / "valid-specs").iterdir())) == 1  # problems are never cached
 
 
+def test_a_spec_json_cannot_hold_exactly_is_checked_every_time(
+    cache_dir: Path, tmp_path: Path
+) -> None:
+    """A YAML date and its string would share a key; the validator may judge them apart."""
+    spec = yaml.safe_load((ROOT / "specs" / "cargoextra.yaml").read_text())
+    spec["info"]["x-released"] = "2024-06-01"
+    path = tmp_path / "api.yaml"
+    path.write_text(yaml.safe_dump(spec).replace("'2024-06-01'", "2024-06-01"))
+    specs.load_spec(path)
+    assert not (cache_dir / "valid-specs").exists()
+
+
+def test_valid_fixture_schemas_are_remembered_and_a_broken_one_is_refused(
+    cache_dir: Path,
+) -> None:
+    fixture = {"schemas": {"things": {"type": "object", "required": ["id"]}}}
+    assert set(load_schemas({"api": ("f.yaml", fixture)})["api"]) == {"things"}
+    assert len(list((cache_dir / "valid-schemas").iterdir())) == 1
+
+    fixture["schemas"]["things"]["required"] = "id"  # must be an array
+    with pytest.raises(FixtureError, match=r"schemas\.things"):
+        load_schemas({"api": ("f.yaml", fixture)})
+    assert len(list((cache_dir / "valid-schemas").iterdir())) == 1
+
+
 def test_records_are_remembered_per_fixture_and_seed(cache_dir: Path) -> None:
     fixture = {"generate": {"things": {"count": 3, "fields": {"value": {"faker": "pyint"}}}}}
     first = _built_records(fixture, 1, None)
@@ -49,3 +78,32 @@ def test_cache_can_be_turned_off(cache_dir: Path, monkeypatch: pytest.MonkeyPatc
     cache.save("records", cache.key("x"), {"a": 1})
     assert cache.load("records", cache.key("x")) is None
     assert not cache_dir.exists()
+
+
+LOADED_AFTER_BUILD = """
+import json, sys
+from mockyard.app import ServeConfig, build
+build(ServeConfig(workspace=sys.argv[1], state=sys.argv[2], journal=sys.argv[3]))
+print(json.dumps(sorted(m for m in ("faker", "openapi_schema_validator") if m in sys.modules)))
+"""
+
+
+def test_a_start_from_the_cache_imports_neither_faker_nor_the_schema_generator(
+    cache_dir: Path, tmp_path: Path
+) -> None:
+    """Importing Faker and the schema-driven generator's validator is a third of a cold start; a
+    start whose records and checks come from the cache needs neither until a request does."""
+
+    def loaded(run: int) -> list[str]:
+        args = [str(ROOT), str(tmp_path / f"state{run}.sqlite3"), str(tmp_path / f"j{run}")]
+        out = subprocess.run(
+            [sys.executable, "-c", LOADED_AFTER_BUILD, *args],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        )
+        return json.loads(out.stdout.splitlines()[-1])
+
+    assert "faker" in loaded(1)  # the first start builds the records with Faker
+    assert loaded(2) == []

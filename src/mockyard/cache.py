@@ -36,14 +36,24 @@ def key(*parts: object) -> str:
     return digest.hexdigest()
 
 
+def json_key(value: Any, *parts: object) -> str | None:
+    """A key for a result computed from `value`, or None when JSON cannot hold `value` exactly
+    (a YAML date, say): rendering it as text would give a date and its string one key."""
+    try:
+        text = json.dumps(value, sort_keys=True)
+    except (TypeError, ValueError):
+        return None
+    return key(text, *parts)
+
+
 def source_of(module_file: str) -> bytes:
     """A module's source, for keys that must change when the code computing a result changes."""
     return Path(module_file).read_bytes()
 
 
-def load(kind: str, entry: str) -> Any | None:
+def load(kind: str, entry: str | None) -> Any | None:
     folder = directory()
-    if folder is None:
+    if folder is None or entry is None:
         return None
     try:
         return json.loads((folder / kind / f"{entry}.json").read_text(encoding="utf-8"))
@@ -51,9 +61,9 @@ def load(kind: str, entry: str) -> Any | None:
         return None
 
 
-def save(kind: str, entry: str, value: Any) -> None:
+def save(kind: str, entry: str | None, value: Any) -> None:
     folder = directory()
-    if folder is None:
+    if folder is None or entry is None:
         return
     try:
         target = folder / kind

@@ -160,6 +160,7 @@ def serve(
         "log_level": "warning",
         "log_config": logging,
         "access_log": False,
+        "ws": "none",  # an HTTP sandbox: importing a WebSocket stack is 5% of a cold start
     }
     if workers == 1 and not reload:
         uvicorn.run(sandbox.app, **common)

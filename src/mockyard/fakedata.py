@@ -29,13 +29,13 @@ import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
-
-from faker import Faker
-from openapi_schema_validator import OAS30ReadValidator, oas30_format_checker
+from typing import TYPE_CHECKING, Any
 
 from mockyard import regexgen
 from mockyard.convert import normalise_ref
+
+if TYPE_CHECKING:
+    from faker import Faker
 
 _COMBINATORS = ("allOf", "anyOf", "oneOf", "not")
 _EPOCH = (datetime(2023, 1, 1, tzinfo=UTC), datetime(2025, 12, 31, tzinfo=UTC))
@@ -248,6 +248,10 @@ class Generator:
 
     def _checker(self, schema: Any) -> Any:
         if self._validator is None:
+            # Imported on first use: it pulls in pydantic-settings, a fifth of a cold start, and
+            # a sandbox whose operations all have handlers never draws a checked value.
+            from openapi_schema_validator import OAS30ReadValidator, oas30_format_checker
+
             self._validator = OAS30ReadValidator(
                 dict(self.root), format_checker=oas30_format_checker
             )

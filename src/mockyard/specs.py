@@ -10,10 +10,10 @@ every `$ref` (and security requirement) of that spec follows it.
 from __future__ import annotations
 
 import copy
-import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
@@ -90,12 +90,12 @@ def _name_operations(spec: dict[str, Any], path: Path) -> None:
 
 def _first_problem(spec: dict[str, Any]) -> str:
     """The validator's first complaint about `spec`, or "". Valid documents are remembered (see
-    `cache`): the validator is half a second of every start."""
-    from openapi_spec_validator import OpenAPIV30SpecValidator, __version__
-
-    entry = cache.key(json.dumps(spec, sort_keys=True, default=str), __version__)
+    `cache`): the validator is half a second of every start, and importing it a tenth."""
+    entry = cache.json_key(spec, version("openapi-spec-validator"))
     if cache.load("valid-specs", entry) is not None:
         return ""
+    from openapi_spec_validator import OpenAPIV30SpecValidator
+
     problem = _validate(spec, OpenAPIV30SpecValidator)
     if not problem:
         cache.save("valid-specs", entry, True)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
-
-import faker
 
 from mockyard import cache, fixtures
 from mockyard.store import Store
@@ -58,7 +57,7 @@ def _built_records(fixture: Mapping[str, Any], seed: int, path: Path | None) -> 
     entry = cache.key(
         json.dumps(fixture, sort_keys=True, default=str),
         seed,
-        faker.VERSION,
+        version("faker"),  # not `faker.VERSION`: a cache hit must not import Faker
         cache.source_of(fixtures.__file__),
     )
     records = cache.load("records", entry)
