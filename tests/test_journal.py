@@ -136,7 +136,25 @@ def test_the_journal_is_not_business_state(tmp_path: Path) -> None:
         tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
     finally:
         conn.close()
-    assert "requests" not in tables  # the journal lives in a file of its own
+    assert not {"requests", "exchanges"} & tables  # the journal lives in a file of its own
+
+
+def test_headers_read_back_as_sent_repeats_joined(tmp_path: Path) -> None:
+    sent = [
+        ("Authorization", "Bearer sandbox-token-rich"),
+        ("X-Trace", "a"),
+        ("X-Trace", "b"),
+        ("X-Note", "key: value, more"),
+        ("X-Empty", ""),
+    ]
+    with in_process(tmp_path) as client:
+        client.get(VALIDATE, params={"invoiceNo": "1"}, headers=sent)
+        (entry,) = client.get(JOURNAL).json()["requests"]
+    assert entry["headers"]["x-trace"] == "a, b"
+    assert entry["headers"]["x-note"] == "key: value, more"
+    assert entry["headers"]["x-empty"] == ""
+    assert entry["headers"]["authorization"] == "Bearer [redacted]"
+    assert entry["query"] == {"invoiceNo": "1"}
 
 
 def test_large_bodies_are_kept_truncated(tmp_path: Path) -> None:

@@ -11,6 +11,9 @@ Cost. A request is queued when its response's last chunk is about to go out; one
 per process inserts queued entries in batches (one transaction per batch, no fsync) and trims the
 ring. Reading the journal first waits for this process's queue, so a client that got its
 response from this worker always finds it; another worker's entries land within milliseconds.
+An entry is stored as plain columns (headers as `name: value` lines, JSON bodies as their text)
+and only made into the API's JSON when it is read: recording happens on every request, reading
+when someone looks.
 
 Redaction. `Authorization` (the credentials, not the scheme), `Cookie`, `Set-Cookie`, the admin
 token header and every API key the specs declare (header or query parameter, plus `api_key`
@@ -45,7 +48,7 @@ logger = logging.getLogger("mockyard.access")
 _errors = logging.getLogger("mockyard")
 
 REDACTED = "[redacted]"
-_JSON_TEXT = "_json_text"  # an entry's fields that hold JSON text, parsed when read
+_REDACTED = REDACTED.encode()
 MAX_BODY = 16 * 1024  # bytes of each request and response body kept in an entry
 DEFAULT_LIMIT = 100
 BATCH_INTERVAL = 0.02  # s: under load, the journal is written in batches this far apart
@@ -56,12 +59,21 @@ ALWAYS_REDACTED_HEADERS = frozenset(
 ALWAYS_REDACTED_QUERY = frozenset({"api_key", "access_token"})
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS requests (
+CREATE TABLE IF NOT EXISTS exchanges (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     at REAL NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL, status INTEGER,
-    entry TEXT NOT NULL
+    api TEXT, operation TEXT, latency_ms REAL, delay_ms REAL, fault TEXT, worker INTEGER,
+    query TEXT, headers TEXT NOT NULL, body TEXT, body_is_json INTEGER NOT NULL,
+    response_headers TEXT NOT NULL, response_body TEXT, response_is_json INTEGER NOT NULL
 );
 """
+COLUMNS = (
+    "at", "method", "path", "status", "api", "operation", "latency_ms", "delay_ms", "fault",
+    "worker", "query", "headers", "body", "body_is_json", "response_headers", "response_body",
+    "response_is_json",
+)  # fmt: skip
+_INSERT = f"INSERT INTO exchanges ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+Row = tuple[Any, ...]  # one entry, as COLUMNS
 
 
 class Journal:
@@ -72,7 +84,7 @@ class Journal:
         self.size = size
         self._connections = ThreadConnections(self.path, "OFF")
         self._cond = threading.Condition()
-        self._pending: list[tuple[float, dict[str, Any]]] = []
+        self._pending: list[Row] = []
         self._queued = 0
         self._written = 0
         self._flushing = 0  # flush() calls waiting: the writer does not linger
@@ -80,10 +92,10 @@ class Journal:
         conn = self._connections.get()
         conn.executescript(_SCHEMA)
 
-    def record(self, at: float, entry: dict[str, Any]) -> None:
-        """Queue an entry for a request received at `at` (epoch s); never blocks on the file."""
+    def record(self, row: Row) -> None:
+        """Queue one entry (see `RecorderMiddleware._row`); never blocks on the file."""
         with self._cond:
-            self._pending.append((at, entry))
+            self._pending.append(row)
             self._queued += 1
             if self._writer is None or not self._writer.is_alive():
                 self._writer = threading.Thread(
@@ -125,20 +137,13 @@ class Journal:
                 self._written += len(batch)
                 self._cond.notify_all()
 
-    def _insert(self, batch: list[tuple[float, dict[str, Any]]]) -> None:
-        rows = [
-            (at, e["method"], e["path"], e["status"], json.dumps(e, separators=(",", ":")))
-            for at, e in batch
-        ]
+    def _insert(self, batch: list[Row]) -> None:
         conn = self._connections.get()
         conn.execute("BEGIN IMMEDIATE")
         try:
-            conn.executemany(
-                "INSERT INTO requests (at, method, path, status, entry) VALUES (?, ?, ?, ?, ?)",
-                rows,
-            )
+            conn.executemany(_INSERT, batch)
             conn.execute(
-                "DELETE FROM requests WHERE id <= (SELECT MAX(id) FROM requests) - ?",
+                "DELETE FROM exchanges WHERE id <= (SELECT MAX(id) FROM exchanges) - ?",
                 (self.size,),
             )
         except BaseException:
@@ -170,17 +175,17 @@ class Journal:
         elif status:
             where.append("status = ?")
             args.append(int(status))
-        sql = "SELECT id, entry FROM requests"
+        sql = f"SELECT id, {', '.join(COLUMNS)} FROM exchanges"
         if where:
             sql += " WHERE " + " AND ".join(where)
         conn = self._connections.get()
         rows = conn.execute(f"{sql} ORDER BY at DESC, id DESC LIMIT ?", [*args, limit]).fetchall()
-        return [_readable(row_id, json.loads(entry)) for row_id, entry in rows]
+        return [_readable(row) for row in rows]
 
     def clear(self) -> int:
         self.flush()
         conn = self._connections.get()
-        return conn.execute("DELETE FROM requests").rowcount
+        return conn.execute("DELETE FROM exchanges").rowcount
 
 
 # --- recording -----------------------------------------------------------------------------------
@@ -190,16 +195,21 @@ class Redactor:
     """Hides credentials in journaled headers and query strings."""
 
     def __init__(self, headers: Iterable[str] = (), query: Iterable[str] = ()) -> None:
-        self.headers = ALWAYS_REDACTED_HEADERS | {h.lower() for h in headers}
+        names = ALWAYS_REDACTED_HEADERS | {h.lower() for h in headers}
+        self.headers = frozenset(name.encode("latin-1") for name in names)
         self.query = ALWAYS_REDACTED_QUERY | set(query)
 
-    def header(self, name: str, value: str) -> str:
-        if name not in self.headers:
-            return value
-        scheme, _, credentials = value.partition(" ")
-        if name.endswith("authorization") and credentials:
-            return f"{scheme} {REDACTED}"
-        return REDACTED
+    def header_lines(self, raw: Iterable[tuple[bytes, bytes]]) -> str:
+        """Headers as `name: value` lines, credentials hidden (`Bearer [redacted]`)."""
+        lines = []
+        for key, value in raw:
+            name = key.lower()
+            if name in self.headers:
+                scheme, _, credentials = value.partition(b" ")
+                hidden = name.endswith(b"authorization") and credentials
+                value = scheme + b" " + _REDACTED if hidden else _REDACTED
+            lines.append(name + b": " + value)
+        return b"\n".join(lines).decode("latin-1")
 
     def query_string(self, pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -288,37 +298,36 @@ class RecorderMiddleware:
             logger.info("%s %s %s %.1f ms%s", scope["method"], scope["path"], status, ms, note)
         if scope["path"].startswith(self.skip_prefix):
             return
-        self.journal.record(exchange.arrived, self._entry(exchange, ms))
+        self.journal.record(self._row(exchange, ms))
 
-    def _entry(self, exchange: _Exchange, ms: float) -> dict[str, Any]:
+    def _row(self, exchange: _Exchange, ms: float) -> Row:
+        """The entry as `COLUMNS` hold it; what can wait until it is read, waits."""
         scope, info, redact = exchange.scope, exchange.info, self.redactor
-        return {
-            "time": datetime.fromtimestamp(exchange.arrived, UTC)
-            .isoformat(timespec="milliseconds")
-            .replace("+00:00", "Z"),
-            "method": scope["method"],
-            "path": scope["path"],
-            "query": redact.query_string(query_pairs(scope)),
-            "headers": _headers(scope.get("headers", []), redact),
-            "body": _body(exchange.request_body, exchange.request_size),
-            "api": info.get("api"),
-            "operation": info.get("operation"),
-            "status": exchange.status,
-            "latency_ms": round(ms, 1),
-            "delay_ms": info.get("delay_ms"),
-            "fault": info.get("fault"),
-            "worker": self.pid,
-            "response_headers": _headers(exchange.response_headers, redact),
-            "response_body": _body(exchange.response_body, exchange.response_size),
-            _JSON_TEXT: [
-                field
-                for field, headers in (
-                    ("body", scope.get("headers", [])),
-                    ("response_body", exchange.response_headers),
-                )
-                if _is_json(headers)
-            ],
-        }
+        headers = scope.get("headers", [])
+        query = (
+            json.dumps(redact.query_string(query_pairs(scope)))
+            if scope.get("query_string")
+            else None
+        )
+        return (
+            exchange.arrived,
+            scope["method"],
+            scope["path"],
+            exchange.status,
+            info.get("api"),
+            info.get("operation"),
+            round(ms, 1),
+            info.get("delay_ms"),
+            info.get("fault"),
+            self.pid,
+            query,
+            redact.header_lines(headers),
+            _body(exchange.request_body, exchange.request_size),
+            _is_json(headers),
+            redact.header_lines(exchange.response_headers),
+            _body(exchange.response_body, exchange.response_size),
+            _is_json(exchange.response_headers),
+        )
 
 
 class _Exchange:
@@ -346,15 +355,6 @@ class _Exchange:
         self.response_body += chunk[: MAX_BODY - len(self.response_body)]
 
 
-def _headers(raw: Iterable[tuple[bytes, bytes]], redact: Redactor) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for key, value in raw:
-        name = key.decode("latin-1").lower()
-        text = redact.header(name, value.decode("latin-1"))
-        out[name] = f"{out[name]}, {text}" if name in out else text
-    return out
-
-
 def _body(kept: bytearray, size: int) -> str | None:
     """The body as text; truncated or binary bodies described. JSON stays text until read."""
     if not size:
@@ -373,13 +373,45 @@ def _is_json(headers: Iterable[tuple[bytes, bytes]]) -> bool:
     return b"json" in content_type
 
 
-def _readable(row_id: int, entry: dict[str, Any]) -> dict[str, Any]:
-    """An entry as the journal API shows it: JSON bodies as JSON, not as the text they were
-    stored as (parsing them while serving cost more than every read ever will)."""
-    for field in entry.pop(_JSON_TEXT, ()):
-        with contextlib.suppress(TypeError, ValueError):  # truncated or binary: kept as text
-            entry[field] = json.loads(entry[field])
-    return {"id": row_id, **entry}
+def _readable(row: tuple[Any, ...]) -> dict[str, Any]:
+    """An entry as the journal API shows it, from its stored columns."""
+    stored = dict(zip(("id", *COLUMNS), row, strict=True))
+    return {
+        "id": stored["id"],
+        "time": datetime.fromtimestamp(stored["at"], UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z"),
+        "method": stored["method"],
+        "path": stored["path"],
+        "query": json.loads(stored["query"]) if stored["query"] else {},
+        "headers": _header_map(stored["headers"]),
+        "body": _maybe_json(stored["body"], stored["body_is_json"]),
+        "api": stored["api"],
+        "operation": stored["operation"],
+        "status": stored["status"],
+        "latency_ms": stored["latency_ms"],
+        "delay_ms": stored["delay_ms"],
+        "fault": stored["fault"],
+        "worker": stored["worker"],
+        "response_headers": _header_map(stored["response_headers"]),
+        "response_body": _maybe_json(stored["response_body"], stored["response_is_json"]),
+    }
+
+
+def _header_map(lines: str) -> dict[str, str]:
+    """`name: value` lines as a mapping; a repeated header's values joined as HTTP joins them."""
+    out: dict[str, str] = {}
+    for line in lines.split("\n") if lines else ():
+        name, _, value = line.partition(": ")
+        out[name] = f"{out[name]}, {value}" if name in out else value
+    return out
+
+
+def _maybe_json(body: str | None, is_json: bool) -> Any:
+    if body is not None and is_json:
+        with contextlib.suppress(ValueError):  # truncated: kept as text
+            return json.loads(body)
+    return body
 
 
 # --- GET / DELETE /__mockyard/requests ----------------------------------------------------------
