@@ -298,7 +298,14 @@ def test_access_log_has_one_readable_line_per_request(faulty_sandbox: LiveSandbo
     with pytest.raises(DROPPED):  # validate is always dropped here
         httpx.get(faulty_sandbox.url + VALIDATE, params=VALIDATE_OK, headers=ADA)
     _outcome(faulty_sandbox.url, {"invoice": 999999, "currency": "NGN"})
-    requests = [line for line in faulty_sandbox.log_text().splitlines() if " ms" in line]
+
+    def access_lines() -> list[str]:
+        return [line for line in faulty_sandbox.log_text().splitlines() if " ms" in line]
+
+    deadline = time.monotonic() + 10  # lines are written by a background thread
+    while not any(f"POST {PAY} " in t for t in access_lines()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    requests = access_lines()
     line = re.compile(r"[A-Z]+ /\S+ (\d{3}|dropped) \d+\.\d ms( \[injected fault\])?")
     assert requests
     assert all(line.fullmatch(text) for text in requests), requests

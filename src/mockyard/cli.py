@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import atexit
-import copy
 import dataclasses
 import json
 import os
@@ -25,6 +24,7 @@ from mockyard.app import CONFIG_ENV, Sandbox, ServeConfig, build, served_workspa
 from mockyard.controls import parse_latency  # noqa: E402
 from mockyard.errors import MockyardError  # noqa: E402
 from mockyard.fixtures import build as build_fixtures  # noqa: E402
+from mockyard.logs import log_config  # noqa: E402
 from mockyard.safety import check_exposure  # noqa: E402
 from mockyard.specs import operations  # noqa: E402
 from mockyard.workspace import WATCHED_FILES, watched_dirs  # noqa: E402
@@ -151,7 +151,7 @@ def serve(
     sandbox = _or_exit(lambda: build(config))  # seeds the state once, before any worker starts
     ws = _or_exit(lambda: served_workspace(config))
     _banner(sandbox, ws, host, port, state, bool(admin_token))
-    logging = _log_config(quiet)
+    logging = log_config(quiet)
     # uvicorn re-raises SIGTERM after a graceful shutdown; exit normally so temp files go too.
     signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
     common: dict[str, Any] = {
@@ -416,22 +416,6 @@ def _scratch_dir() -> str:
     path = tempfile.mkdtemp(prefix="mockyard-", dir=parent)
     atexit.register(shutil.rmtree, path, ignore_errors=True)
     return path
-
-
-def _log_config(quiet: bool) -> dict[str, object]:
-    """uvicorn's logging, plus one plain line per request on stderr (`mockyard.access`)."""
-    from uvicorn.config import LOGGING_CONFIG
-
-    config = copy.deepcopy(LOGGING_CONFIG)
-    config["formatters"]["mockyard"] = {"format": "%(message)s"}
-    config["handlers"]["mockyard"] = {
-        "class": "logging.StreamHandler",
-        "formatter": "mockyard",
-        "stream": "ext://sys.stderr",
-    }
-    config["loggers"]["mockyard"] = {"handlers": ["mockyard"], "level": "INFO", "propagate": False}
-    config["loggers"]["mockyard.access"] = {"level": "WARNING" if quiet else "INFO"}
-    return config
 
 
 def _banner(

@@ -8,9 +8,10 @@ own write lock: recording a request never waits for, blocks, or rolls back with 
 transaction of a request, and nothing in the journal is ever business state.
 
 Cost. A request is queued when its response's last chunk is about to go out; one writer thread
-per process inserts queued entries in batches (one transaction per batch, no fsync) and trims the
-ring. Reading the journal first waits for this process's queue, so a client that got its
-response from this worker always finds it; another worker's entries land within milliseconds.
+per process inserts queued entries in batches (`batches`: one transaction per batch, no fsync)
+and trims the ring. Reading the journal first waits for this process's queue, so a client that
+got its response from this worker always finds it; another worker's entries land within
+milliseconds.
 An entry is stored as plain columns (headers as `name: value` lines, JSON bodies as their text)
 and only made into the API's JSON when it is read: recording happens on every request, reading
 when someone looks.
@@ -27,7 +28,6 @@ import json
 import logging
 import os
 import re
-import threading
 import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -40,12 +40,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mockyard.batches import Batches
 from mockyard.controls import INFO_KEY, DropConnection
 from mockyard.query import query_pairs
 from mockyard.store import ThreadConnections
 
 logger = logging.getLogger("mockyard.access")
-_errors = logging.getLogger("mockyard")
 
 REDACTED = "[redacted]"
 _REDACTED = REDACTED.encode()
@@ -83,59 +83,19 @@ class Journal:
         self.path = Path(path)
         self.size = size
         self._connections = ThreadConnections(self.path, "OFF")
-        self._cond = threading.Condition()
-        self._pending: list[Row] = []
-        self._queued = 0
-        self._written = 0
-        self._flushing = 0  # flush() calls waiting: the writer does not linger
-        self._writer: threading.Thread | None = None
+        self._batches: Batches[Row] = Batches(
+            self._insert, interval=BATCH_INTERVAL, name="mockyard-journal"
+        )
         conn = self._connections.get()
         conn.executescript(_SCHEMA)
 
     def record(self, row: Row) -> None:
         """Queue one entry (see `RecorderMiddleware._row`); never blocks on the file."""
-        with self._cond:
-            self._pending.append(row)
-            self._queued += 1
-            if self._writer is None or not self._writer.is_alive():
-                self._writer = threading.Thread(
-                    target=self._write_forever, name="mockyard-journal", daemon=True
-                )
-                self._writer.start()
-            if len(self._pending) == 1:  # the writer sleeps only when nothing is pending
-                self._cond.notify_all()
+        self._batches.put(row)
 
     def flush(self, timeout: float = 10.0) -> None:
         """Wait until every entry queued so far in this process is in the file."""
-        with self._cond:
-            target = self._queued
-            self._flushing += 1
-            self._cond.notify_all()
-            try:
-                self._cond.wait_for(lambda: self._written >= target, timeout)
-            finally:
-                self._flushing -= 1
-
-    def _write_forever(self) -> None:
-        last = 0.0
-        while True:
-            with self._cond:
-                self._cond.wait_for(lambda: bool(self._pending))
-                # Busy (the last batch was just written): let entries gather for a moment, so
-                # a batch costs one transaction and the writer takes the GIL once, not per
-                # request. A quiet sandbox writes each entry at once.
-                linger = last + BATCH_INTERVAL - time.monotonic()
-                if linger > 0:
-                    self._cond.wait_for(lambda: self._flushing > 0, linger)
-                batch, self._pending = self._pending, []
-            last = time.monotonic()
-            try:
-                self._insert(batch)
-            except Exception:  # the thread's boundary: a lost entry must not stop the journal
-                _errors.exception("could not write %d journal entries", len(batch))
-            with self._cond:
-                self._written += len(batch)
-                self._cond.notify_all()
+        self._batches.flush(timeout)
 
     def _insert(self, batch: list[Row]) -> None:
         conn = self._connections.get()

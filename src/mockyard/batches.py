@@ -1,0 +1,77 @@
+"""A background writer that takes items one by one and writes them in batches.
+
+Both per-request records (the journal's entries, the access log's lines) are cheap to make and
+costly to write one at a time: a transaction, or a `write()` system call, and the GIL taken by
+another thread for each. A `Batches` hands items to one writer thread. A quiet sandbox writes
+each item at once; under load the writer lets items gather for up to `interval` after its last
+batch, so a batch costs one write whatever its size. `flush()` cuts the wait short and returns
+once everything queued so far is written.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+_errors = logging.getLogger("mockyard")
+
+
+class Batches(Generic[T]):
+    """Items queued by any thread, written in order by one daemon thread per process."""
+
+    def __init__(self, write: Callable[[list[T]], None], *, interval: float, name: str) -> None:
+        self.write = write
+        self.interval = interval
+        self.name = name
+        self._cond = threading.Condition()
+        self._pending: list[T] = []
+        self._queued = 0
+        self._written = 0
+        self._flushing = 0  # flush() calls waiting: the writer does not linger
+        self._writer: threading.Thread | None = None
+
+    def put(self, item: T) -> None:
+        """Queue `item`; never waits for a write."""
+        with self._cond:
+            self._pending.append(item)
+            self._queued += 1
+            if self._writer is None or not self._writer.is_alive():  # also after a fork
+                self._writer = threading.Thread(
+                    target=self._write_forever, name=self.name, daemon=True
+                )
+                self._writer.start()
+            if len(self._pending) == 1:  # the writer sleeps only when nothing is pending
+                self._cond.notify_all()
+
+    def flush(self, timeout: float = 10.0) -> None:
+        """Wait until every item queued so far in this process is written."""
+        with self._cond:
+            target = self._queued
+            self._flushing += 1
+            self._cond.notify_all()
+            try:
+                self._cond.wait_for(lambda: self._written >= target, timeout)
+            finally:
+                self._flushing -= 1
+
+    def _write_forever(self) -> None:
+        last = 0.0
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: bool(self._pending))
+                linger = last + self.interval - time.monotonic()
+                if linger > 0:  # busy: the last batch was just written
+                    self._cond.wait_for(lambda: self._flushing > 0, linger)
+                batch, self._pending = self._pending, []
+            last = time.monotonic()
+            try:
+                self.write(batch)
+            except Exception:  # the thread's boundary: a lost batch must not stop the writer
+                _errors.exception("%s: could not write %d items", self.name, len(batch))
+            with self._cond:
+                self._written += len(batch)
+                self._cond.notify_all()
