@@ -10,7 +10,7 @@ CONTRACT_PORT     ?=
 CONTRACT_EXAMPLES ?= 100
 CONTRACT_ARGS     ?=
 
-.PHONY: run test lint contract bench wrk clean
+.PHONY: run test lint contract bench wrk bytecode clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "mockyard needs Python >= 3.11 (found %s)" % sys.version.split()[0])'
@@ -19,7 +19,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-run: $(STAMP)
+# Byte-compile the sources up front, as pip does for an installed package: every start then
+# reads .pyc files, even where PYTHONDONTWRITEBYTECODE stops Python writing them (≈ 80 ms of a
+# cold start). Only changed files are compiled again; a stale .pyc is never used.
+bytecode: $(STAMP)
+	@$(BIN)/python -m compileall -q src handlers bench
+
+run: $(STAMP) bytecode
 	$(BIN)/mockyard serve --host $(HOST) --port $(PORT)
 
 lint: $(STAMP)
@@ -44,7 +50,7 @@ wrk:
 
 # About three minutes, loopback only: throughput, latency, cold start, workers, memory, contract.
 # BENCH_ARGS passes options through, e.g. BENCH_ARGS="--duration 5 --no-contract".
-bench: $(STAMP) wrk
+bench: $(STAMP) wrk bytecode
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 # Serve the sandbox on a loopback port, run every check with every phase against it, stop it.
