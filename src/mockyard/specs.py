@@ -13,7 +13,6 @@ import copy
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
@@ -91,7 +90,7 @@ def _name_operations(spec: dict[str, Any], path: Path) -> None:
 def _first_problem(spec: dict[str, Any]) -> str:
     """The validator's first complaint about `spec`, or "". Valid documents are remembered (see
     `cache`): the validator is half a second of every start, and importing it a tenth."""
-    entry = cache.json_key(spec, version("openapi-spec-validator"))
+    entry = cache.json_key(spec, cache.version_of("openapi-spec-validator"))
     if cache.load("valid-specs", entry) is not None:
         return ""
     from openapi_spec_validator import OpenAPIV30SpecValidator

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +56,7 @@ def _built_records(fixture: Mapping[str, Any], seed: int, path: Path | None) -> 
     entry = cache.key(
         json.dumps(fixture, sort_keys=True, default=str),
         seed,
-        version("faker"),  # not `faker.VERSION`: a cache hit must not import Faker
+        cache.version_of("faker"),
         cache.source_of(fixtures.__file__),
     )
     records = cache.load("records", entry)

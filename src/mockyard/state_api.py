@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from importlib.metadata import version
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -80,7 +79,7 @@ def load_schemas(
 def _check_schemas(declared: Mapping[str, Any], path: object) -> None:
     """Check each schema against its metaschema, unless these schemas passed before (`cache`):
     the check is a tenth of a warm start and gives the same answer every time."""
-    entry = cache.json_key(declared, version("jsonschema"))
+    entry = cache.json_key(declared, cache.version_of("jsonschema"))
     if cache.load("valid-schemas", entry) is not None:
         return
     for coll, schema in declared.items():
