@@ -3,7 +3,7 @@
 Both per-request records (the journal's entries, the access log's lines) are cheap to make and
 costly to write one at a time: a transaction, or a `write()` system call, and the GIL taken by
 another thread for each. A `Batches` hands items to one writer thread. A quiet sandbox writes
-each item at once; under load the writer lets items gather for up to `interval` after its last
+each item at once; under load the writer lets items gather for up to `INTERVAL` after its last
 batch, so a batch costs one write whatever its size. `flush()` cuts the wait short and returns
 once everything queued so far is written.
 """
@@ -17,13 +17,16 @@ from collections.abc import Callable
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+INTERVAL = 0.02  # s: under load, batches are written at most this often
 _errors = logging.getLogger("mockyard")
 
 
 class Batches(Generic[T]):
     """Items queued by any thread, written in order by one daemon thread per process."""
 
-    def __init__(self, write: Callable[[list[T]], None], *, interval: float, name: str) -> None:
+    def __init__(
+        self, write: Callable[[list[T]], None], *, name: str, interval: float = INTERVAL
+    ) -> None:
         self.write = write
         self.interval = interval
         self.name = name

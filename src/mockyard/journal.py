@@ -51,7 +51,6 @@ REDACTED = "[redacted]"
 _REDACTED = REDACTED.encode()
 MAX_BODY = 16 * 1024  # bytes of each request and response body kept in an entry
 DEFAULT_LIMIT = 100
-BATCH_INTERVAL = 0.02  # s: under load, the journal is written in batches this far apart
 _STATUS = re.compile(r"[1-5](\d\d|xx)")
 ALWAYS_REDACTED_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-mockyard-admin-token"}
@@ -83,9 +82,7 @@ class Journal:
         self.path = Path(path)
         self.size = size
         self._connections = ThreadConnections(self.path, "OFF")
-        self._batches: Batches[Row] = Batches(
-            self._insert, interval=BATCH_INTERVAL, name="mockyard-journal"
-        )
+        self._batches: Batches[Row] = Batches(self._insert, name="mockyard-journal")
         conn = self._connections.get()
         conn.executescript(_SCHEMA)
 

@@ -2,7 +2,7 @@
 
 The access log writes its lines from a background thread (`batches`): a `write()` per request
 was a fifth of a request's cost under load. A quiet sandbox still shows each line at once; under
-load lines appear within `LINE_INTERVAL`, many per write. `logging.shutdown` (at exit) flushes.
+load lines appear within `batches.INTERVAL`, many per write. `logging.shutdown` (at exit) flushes.
 """
 
 from __future__ import annotations
@@ -14,8 +14,6 @@ from typing import TextIO
 
 from mockyard.batches import Batches
 
-LINE_INTERVAL = 0.02  # s: under load, access lines are written in batches this far apart
-
 
 class BatchedStreamHandler(logging.Handler):
     """`logging.StreamHandler`, with lines formatted at once and written in batches."""
@@ -23,9 +21,7 @@ class BatchedStreamHandler(logging.Handler):
     def __init__(self, stream: TextIO | None = None) -> None:
         super().__init__()
         self.stream = stream  # None: whatever sys.stderr is when a batch is written
-        self._batches: Batches[str] = Batches(
-            self._write, interval=LINE_INTERVAL, name="mockyard-access-log"
-        )
+        self._batches: Batches[str] = Batches(self._write, name="mockyard-access-log")
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
