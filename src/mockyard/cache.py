@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,19 @@ def version_of(distribution: str) -> str:
     """An installed library's version, for keys: read from its metadata, so a cache hit never
     imports the library (some take a tenth of a start to import)."""
     return metadata.version(distribution)
+
+
+def first_problem(kind: str, value: Any, library: str, check: Callable[[], str]) -> str:
+    """`check()`'s complaint about `value`, or "", where `check` judges with `library`. A pass
+    is remembered per value and library version, and the check skipped next time; a problem
+    never is, so it is reported on every start."""
+    entry = json_key(value, version_of(library))
+    if load(kind, entry) is not None:
+        return ""
+    problem = check()
+    if not problem:
+        save(kind, entry, True)
+    return problem
 
 
 def source_of(module_file: str) -> bytes:

@@ -90,15 +90,13 @@ def _name_operations(spec: dict[str, Any], path: Path) -> None:
 def _first_problem(spec: dict[str, Any]) -> str:
     """The validator's first complaint about `spec`, or "". Valid documents are remembered (see
     `cache`): the validator is half a second of every start, and importing it a tenth."""
-    entry = cache.json_key(spec, cache.version_of("openapi-spec-validator"))
-    if cache.load("valid-specs", entry) is not None:
-        return ""
-    from openapi_spec_validator import OpenAPIV30SpecValidator
 
-    problem = _validate(spec, OpenAPIV30SpecValidator)
-    if not problem:
-        cache.save("valid-specs", entry, True)
-    return problem
+    def validate() -> str:
+        from openapi_spec_validator import OpenAPIV30SpecValidator
+
+        return _validate(spec, OpenAPIV30SpecValidator)
+
+    return cache.first_problem("valid-specs", spec, "openapi-spec-validator", validate)
 
 
 def _validate(spec: dict[str, Any], validator: Any) -> str:
