@@ -1,43 +1,56 @@
-"""Builds the sandbox: one Connexion AsyncApp for the whole workspace, plus /__mockyard/."""
+"""Builds the sandbox: the workspace's operations served through one pipeline, plus /__mockyard/.
+
+Every request takes the same way, the steps listed in `build` (outermost first), each a small
+ASGI class with one job, as Starlette's `build_middleware_stack` lists its own:
+
+    ConnectionDropper  a drop a fault control asked for closes the socket (it needs uvicorn's
+                       own `send`, so it wraps even the error boundary)
+    ErrorBoundary      the last resort: whatever nothing inside answered, in the API's format
+    MatchRequest       the operation index matches the request, once; the Match rides on it
+    RecorderMiddleware the access log and the request journal
+    CORS               preflights; CORS headers on every answer, errors and faults included
+    Dispatch           /__mockyard/* to the admin API, /openapi.json and /ui to the docs
+    ErrorBoundary      what a request ends with, answered where CORS and the journal see it
+    Controls           latency, injected faults (before anything reads the request)
+    Route              404, 405 and trailing-slash redirects for what matched no operation
+    Identify           the caller's credentials, as the operation's security reads them
+    Guards             header and body size, a body's Content-Type, chunked bodies
+    Endpoint           arguments (the fast reader, else Connexion), then the handler or mock
+"""
 
 from __future__ import annotations
 
-import copy
-import functools
 import json
 import os
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from connexion import AsyncApp
-from connexion.apps.asynchronous import AsyncApi, AsyncOperation
-from connexion.middleware import ConnexionMiddleware, MiddlewarePosition
-from connexion.middleware.swagger_ui import SwaggerUIMiddleware
-from connexion.options import SwaggerUIOptions
+from starlette.middleware import Middleware
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mockyard import controls, forms, specs, workspace
+from mockyard import controls, workspace
 from mockyard.admin import PREFIX, admin_app
-from mockyard.auth import security_map
+from mockyard.auth import Identify
+from mockyard.connexion_app import connexion_app
 from mockyard.docs import docs_app, docs_wanted, is_docs_path
+from mockyard.endpoint import Endpoint, Route
 from mockyard.errors import WorkspaceError
-from mockyard.fastpath import FastPath
-from mockyard.guards import DEFAULT_MAX_BODY, DEFAULT_MAX_HEADERS, RequestGuardMiddleware
+from mockyard.fastpath import FastReader
+from mockyard.guards import DEFAULT_MAX_BODY, DEFAULT_MAX_HEADERS, Guards
 from mockyard.journal import Journal, RecorderMiddleware, Redactor, journal_routes, spec_credentials
-from mockyard.responses import error_handlers
-from mockyard.routing import ApiHooks, Runtime, load_module
+from mockyard.mocking import Responder
+from mockyard.operations import MatchRequest
+from mockyard.responses import Answers, ErrorBoundary
+from mockyard.runtime import Runtime
 from mockyard.safety import AdminTokenMiddleware
 from mockyard.state import SandboxState
 from mockyard.state_api import load_schemas, state_routes
 from mockyard.store import Store
-from mockyard.validation import validator_map
 
 CONFIG_ENV = "MOCKYARD_SERVE_CONFIG"
-_MIDDLEWARES = [m for m in ConnexionMiddleware.default_middlewares if m is not SwaggerUIMiddleware]
 
 
 @dataclass(frozen=True)
@@ -58,7 +71,7 @@ class ServeConfig:
     journal: str = ""  # the journal's SQLite file [default: next to the state file]
     journal_size: int | None = None
     admin_token: str = ""
-    fast_path: bool = True  # False: Connexion serves every request (tests compare the two)
+    fast_path: bool = True  # False: Connexion reads every request (tests compare the two)
 
     def to_env(self) -> str:
         return json.dumps(asdict(self))
@@ -74,28 +87,24 @@ class Sandbox:
     """A built sandbox: the ASGI app and the state behind it."""
 
     app: ASGIApp
+    workspace: workspace.Workspace
     state: SandboxState
     runtime: Runtime
-    spec: dict
     journal: Journal
     controls: controls.ControlSettings
-    fast_path: FastPath | None = None
+    fast_path: FastReader | None = None  # None: Connexion reads every request
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        """The merged document every API is served from."""
+        return self.workspace.merged
 
 
 def build(config: ServeConfig) -> Sandbox:
-    """Load the workspace, seed the state if it is empty, and assemble the ASGI app."""
+    """Load the workspace, seed the state if it is empty, and assemble the pipeline."""
     ws = served_workspace(config)
-    hooks: dict[str, ApiHooks] = {}
-    loaded = []
-    fixture_files = {}
-    for source in ws.apis:
-        spec = specs.load_spec(source.spec)
-        module = load_module(source.handlers, source.name) if source.handlers else None
-        fixture = workspace.read_yaml(source.fixtures) if source.fixtures else {}
-        hooks[source.name] = ApiHooks(source.name, module, fixture or {})
-        fixture_files[source.name] = (source.fixtures, fixture)
-        loaded.append((source.name, source.spec, spec, source.prefix))
-    merged = specs.merge(loaded)
+    merged, index = ws.merged, ws.index
+    fixture_files = {s.name: (s.fixtures, ws.fixtures[s.name]) for s in ws.apis}
 
     if not config.state:
         raise WorkspaceError("a state file is required (ServeConfig.state)")
@@ -106,80 +115,55 @@ def build(config: ServeConfig) -> Sandbox:
         state.reset()
     else:
         state.ensure_seeded()
-    runtime = Runtime(hooks, store, seed=lambda: state.seed, clock=lambda: datetime.now(UTC))
-    runtime.index(merged)
-
-    # Connexion's own Swagger UI layer is dropped: `docs` serves /openapi.json and /ui for the
-    # merged spec, and that layer's router otherwise runs on every request.
-    api = AsyncApp(__name__, middlewares=_MIDDLEWARES)
-    api._middleware_app.api_cls = _OperationsBuiltOnce  # before add_api, which instantiates it
-    api.add_api(
-        copy.deepcopy(merged),
-        swagger_ui_options=SwaggerUIOptions(serve_spec=False, swagger_ui=False),
-        resolver=runtime.resolver(),
-        validate_responses=config.strict,
-        security_map=security_map(runtime),
-        validator_map=validator_map(forms.body_validators()),
-        pythonic_params=False,
-    )
-    api.add_middleware(
-        RequestGuardMiddleware,
-        position=MiddlewarePosition.BEFORE_VALIDATION,
-        max_body=config.max_body,
-        max_headers=config.max_headers,
-    )
-    for exc_class, handler in error_handlers(runtime).items():
-        api.add_error_handler(exc_class, handler)
-    docs = docs_app(merged) if docs_wanted(merged) else None
+    runtime = Runtime(ws.hooks, store, seed=lambda: state.seed, clock=lambda: datetime.now(UTC))
+    responder = Responder(merged, lambda: runtime.seed)
+    answers = Answers(runtime, responder)
+    # --strict validates responses, which Connexion does: every request then goes through it.
+    reader = FastReader() if config.fast_path and not config.strict else None
+    endpoint = Endpoint(runtime, responder, reader)
+    endpoint.connect(connexion_app(index, endpoint.invoke, strict=config.strict))
 
     settings = controls.load_settings(
         ws.settings.get("controls"),
-        operation_ids=runtime.api_of_operation,
+        operation_ids=index.by_id,
         source=ws.root / workspace.CONFIG_FILE,
         latency=config.latency,
         cors_origins=config.cors_origins,
         journal_size=config.journal_size,
     )
     journal = Journal(config.journal or f"{config.state}-requests", settings.journal_size)
-    fixtures = {name: h.fixture for name, h in hooks.items()}
     admin: ASGIApp = admin_app(
         state,
         [
             *journal_routes(journal, PREFIX),
-            *state_routes(state, load_schemas(fixture_files), fixtures, PREFIX),
+            *state_routes(state, load_schemas(fixture_files), ws.fixtures, PREFIX),
         ],
     )
     if config.admin_token:
         admin = AdminTokenMiddleware(admin, config.admin_token)
-    fast = None
-    if config.fast_path and not config.strict:  # --strict validates responses: Connexion's job
-        fast = FastPath(
-            api, runtime, merged, max_body=config.max_body, max_headers=config.max_headers
-        )
-    served = controls.ControlsMiddleware(
-        fast or api, runtime, settings, controls.OperationMatcher(merged, specs.API_TAG)
-    )
-    app = controls.with_cors(_Dispatch(admin, served, docs), settings.cors_origins)
-    redactor = Redactor(*spec_credentials(merged))
-    app = RecorderMiddleware(app, journal, redactor, skip_prefix=PREFIX + "/")
-    return Sandbox(controls.ConnectionDropper(app), state, runtime, merged, journal, settings, fast)
-
-
-class _OperationBuiltOnce(AsyncOperation):
-    """Connexion's `AsyncOperation.fn` is a property: every request rebuilt the operation's
-    decorator chain, inspecting the handler's signature each time. The chain holds no request
-    state (it reads the request from Connexion's context), so it is built once."""
-
-    @functools.cached_property
-    def fn(self) -> Callable[..., Any]:  # type: ignore[override]
-        return AsyncOperation.fn.fget(self)  # type: ignore[attr-defined]
-
-
-class _OperationsBuiltOnce(AsyncApi):
-    def make_operation(self, operation: Any) -> AsyncOperation:
-        return _OperationBuiltOnce.from_operation(
-            operation, pythonic_params=self.pythonic_params, jsonifier=self.jsonifier
-        )
+    docs = docs_app(merged) if docs_wanted(merged) else None
+    pipeline = [
+        Middleware(controls.ConnectionDropper),
+        Middleware(ErrorBoundary, answers),
+        Middleware(MatchRequest, index),
+        Middleware(
+            RecorderMiddleware,
+            journal,
+            Redactor(*spec_credentials(merged)),
+            skip_prefix=PREFIX + "/",
+        ),
+        *controls.cors(settings.cors_origins),
+        Middleware(Dispatch, admin, docs),
+        Middleware(ErrorBoundary, answers),
+        Middleware(controls.Controls, runtime, settings),
+        Middleware(Route),
+        Middleware(Identify, runtime),
+        Middleware(Guards, max_body=config.max_body, max_headers=config.max_headers),
+    ]
+    app: ASGIApp = endpoint
+    for step in reversed(pipeline):
+        app = step.cls(app, *step.args, **step.kwargs)
+    return Sandbox(app, ws, state, runtime, journal, settings, reader)
 
 
 def served_workspace(config: ServeConfig) -> workspace.Workspace:
@@ -210,13 +194,13 @@ def _broken(message: str) -> ASGIApp:
     return app
 
 
-class _Dispatch:
-    """Routes /__mockyard/* to the admin app, /openapi.json and /ui to the docs, the rest to
-    the served APIs."""
+class Dispatch:
+    """Pipeline step: /__mockyard/* to the admin app, /openapi.json and /ui to the docs, the
+    rest on to the served APIs."""
 
-    def __init__(self, admin: ASGIApp, api: ASGIApp, docs: ASGIApp | None) -> None:
+    def __init__(self, app: ASGIApp, admin: ASGIApp, docs: ASGIApp | None) -> None:
+        self.app = app
         self.admin = admin
-        self.api = api
         self.docs = docs
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -225,4 +209,4 @@ class _Dispatch:
         elif self.docs and scope["type"] == "http" and is_docs_path(scope["path"]):
             await self.docs(scope, receive, send)
         else:
-            await self.api(scope, receive, send)
+            await self.app(scope, receive, send)

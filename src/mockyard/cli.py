@@ -47,7 +47,35 @@ _SPEC = click.option(
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Shown(click.ClickException):
+    """A mockyard error as click shows an error: one line on stderr, then its exit code."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+class _Commands(click.Group):
+    """The one error boundary of the CLI: every command's `MockyardError` is shown once, as one
+    line with its `exit_code`; anything unexpected is one line too (exit 2), never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except MockyardError as exc:
+            raise _Shown(str(exc), exc.exit_code) from exc
+        except KeyboardInterrupt:
+            raise _Shown("interrupted", 130) from None
+        except Exception as exc:
+            raise _Shown(f"unexpected {type(exc).__name__}: {_one_line(str(exc))}", 2) from exc
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Stateful sandbox and contract tester for OpenAPI services."""
 
@@ -129,7 +157,7 @@ def serve(
 
     if reload and workers > 1:
         raise click.UsageError("--reload runs one worker; drop --workers")
-    _or_exit(lambda: check_exposure(host, admin_token))  # before anything binds or builds
+    check_exposure(host, admin_token)  # before anything binds or builds
     scratch = _scratch_dir()
     if not state:
         state = str(Path(tempfile.mkdtemp(prefix="mockyard-")) / "state.sqlite3")
@@ -148,9 +176,9 @@ def serve(
         journal_size=journal_size,
         admin_token=admin_token or "",
     )
-    sandbox = _or_exit(lambda: build(config))  # seeds the state once, before any worker starts
-    ws = _or_exit(lambda: served_workspace(config))
-    _banner(sandbox, ws, host, port, state, bool(admin_token))
+    sandbox = build(config)  # seeds the state once, before any worker starts
+    ws = sandbox.workspace
+    _banner(sandbox, host, port, state, bool(admin_token))
     logging = log_config(quiet)
     # uvicorn re-raises SIGTERM after a graceful shutdown; exit normally so temp files go too.
     signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
@@ -185,19 +213,15 @@ def serve(
 def fixtures(workspace: str, seed: int | None, api_name: str | None) -> None:
     """Print the sandbox records (catalogue + generated) as JSON; same seed, same output."""
 
-    def records() -> dict[str, object]:
-        ws = workspace_mod.load(workspace)
-        sources = [ws.api(api_name)] if api_name else list(ws.apis)
-        chosen = ws.seed if seed is None else seed
-        return {
-            s.name: build_fixtures(
-                workspace_mod.read_yaml(s.fixtures) or {}, chosen, source=s.fixtures
-            )
-            for s in sources
-            if s.fixtures
-        }
-
-    click.echo(json.dumps(_or_exit(records), indent=2, sort_keys=True))
+    ws = workspace_mod.load(workspace)
+    sources = [ws.api(api_name)] if api_name else list(ws.apis)
+    chosen = ws.seed if seed is None else seed
+    records = {
+        s.name: build_fixtures(ws.fixtures[s.name], chosen, source=s.fixtures)
+        for s in sources
+        if s.fixtures
+    }
+    click.echo(json.dumps(records, indent=2, sort_keys=True))
 
 
 @main.command("specs")
@@ -212,7 +236,7 @@ def specs_command(workspace: str, spec_files: tuple[str, ...], as_json: bool) ->
     config = ServeConfig(workspace=workspace, specs=spec_files)
     from mockyard import drift  # heavy (the spec validator): only this command needs it
 
-    result = _or_exit(lambda: drift.report(served_workspace(config)))
+    result = drift.report(served_workspace(config))
     if as_json:
         click.echo(json.dumps(_jsonable(result), indent=2))
         return
@@ -350,17 +374,7 @@ def contract(
         wait=wait,
         request_timeout=request_timeout,
     )
-    try:
-        outcome = _run_contract(config, report, junit)
-    except MockyardError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        click.echo("error: interrupted", err=True)
-        sys.exit(130)
-    except Exception as exc:  # one line, never a traceback: the gate says why it could not run
-        click.echo(f"error: unexpected {type(exc).__name__}: {_one_line(str(exc))}", err=True)
-        sys.exit(2)
+    outcome = _run_contract(config, report, junit)
     sys.exit({Outcome.PASSED: 0, Outcome.FAILED: 1, Outcome.ERRORED: 2}[outcome])
 
 
@@ -418,11 +432,10 @@ def _scratch_dir() -> str:
     return path
 
 
-def _banner(
-    sandbox: Sandbox, ws: workspace_mod.Workspace, host: str, port: int, state: str, guarded: bool
-) -> None:
+def _banner(sandbox: Sandbox, host: str, port: int, state: str, guarded: bool) -> None:
     base = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
     click.echo(f"mockyard sandbox on {base}  (seed {sandbox.state.seed}, state {state})")
+    ws = sandbox.workspace
     served = list(operations(sandbox.spec))
     for source in ws.apis:
         ops = [op for op in served if op.api == source.name]
@@ -433,8 +446,7 @@ def _banner(
         width = max((len(op.path) for op in ops), default=0)
         for op in ops:
             click.echo(f"    {op.method.upper():<7} {op.path:<{width}}  {op.operation_id}")
-        fixture = sandbox.runtime.apis[source.name].fixture
-        credentials = (fixture or {}).get("credentials") or []
+        credentials = ws.fixtures[source.name].get("credentials") or []
         if credentials:
             click.echo("    tokens:")
         for cred in credentials:
@@ -454,15 +466,6 @@ def _banner(
         f"journal of {controls.journal_size} requests"
     )
     click.echo("  Ctrl-C to stop\n")
-
-
-def _or_exit(action):  # type: ignore[no-untyped-def]
-    """Run `action`; a mockyard error ends the command with one line and its exit code."""
-    try:
-        return action()
-    except MockyardError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(exc.exit_code)
 
 
 if __name__ == "__main__":

@@ -21,8 +21,10 @@ alone, so a run is repeatable for a seed; n is counted in the store, so every wo
 one sequence. A faulted request never reaches its handler, and a delay happens before it, so
 neither changes the API's state.
 
-Each control action is an async function registered with `@control(name)`; the middleware runs
-them in registration order and the first to return an `ApiError` answers the request.
+Each control action is an async function registered with `@control(name)`; the `Controls` step
+runs them in registration order and the first to return an `ApiError` answers the request (an
+action may also raise: an injected fault is an `InjectedFault`, which the error boundary renders
+in the API's own format).
 """
 
 from __future__ import annotations
@@ -36,19 +38,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mockyard.errors import ApiError, Failure, WorkspaceError
+from mockyard.errors import ApiError, DropConnection, InjectedFault, WorkspaceError
+from mockyard.operations import match_of
 from mockyard.responses import asgi_response
-from mockyard.routing import Runtime
-from mockyard.specs import METHODS
+from mockyard.runtime import Runtime
 
 DEFAULT_JOURNAL_SIZE = 500
 MAX_DELAY_MS = 60_000
 BOOKKEEPING_API = "_mockyard"  # the store namespace of engine bookkeeping; never business data
 FAULT_COUNTERS = "fault-counters"
-INFO_KEY = "mockyard"  # scope key: what the controls did to a request, for the journal
+INFO_KEY = "mockyard.controls"  # scope key: what the controls did to a request, for the journal
 
 
 @dataclass(frozen=True)
@@ -212,10 +215,6 @@ def unregister(name: str) -> None:
     ACTIONS.pop(name, None)
 
 
-class DropConnection(Exception):
-    """Raised by a control to close the client's connection without any response."""
-
-
 @control("latency")
 async def delay(request: ControlRequest) -> None:
     """`Prefer: delay=MS`, else the operation's latency, else the global one."""
@@ -236,8 +235,7 @@ async def fault(request: ControlRequest) -> ApiError | None:
     draw = await run_in_threadpool(_draw, request.runtime, request.operation_id or "")
     if draw < op.error_rate:
         request.info["fault"] = "error"
-        failure = Failure(500, "Internal Server Error", "fault injected by mockyard")
-        return request.runtime.apis[request.api].render_failure(failure)
+        raise InjectedFault("fault injected by mockyard")
     if draw < op.error_rate + op.drop_rate:
         request.info["fault"] = "drop"
         raise DropConnection
@@ -273,49 +271,22 @@ def _draw(runtime: Runtime, operation_id: str) -> float:
 # --- middleware ----------------------------------------------------------------------------------
 
 
-class OperationMatcher:
-    """(method, path) -> (api, operationId), from the merged spec; literal paths win."""
+class Controls:
+    """Pipeline step: the registered control actions, before anything reads the request."""
 
-    def __init__(self, merged_spec: Mapping[str, Any], api_tag: str) -> None:
-        routes = []
-        for route, item in merged_spec.get("paths", {}).items():
-            pattern = re.compile("^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(route)) + "/?$")
-            for method, op in item.items():
-                if method in METHODS and isinstance(op, dict):
-                    target = (op.get(api_tag), op.get("operationId"))
-                    routes.append((route.count("{"), -len(route), method.upper(), pattern, target))
-        self._routes = sorted(routes, key=lambda r: (r[0], r[1]))
-
-    def match(self, method: str, path: str) -> tuple[str | None, str | None]:
-        for _, _, route_method, pattern, target in self._routes:
-            if route_method == method and pattern.match(path):
-                return target
-        return None, None
-
-
-class ControlsMiddleware:
-    """Runs the registered control actions before the served APIs see a request."""
-
-    def __init__(
-        self,
-        app: ASGIApp,
-        runtime: Runtime,
-        settings: ControlSettings,
-        matcher: OperationMatcher,
-    ) -> None:
+    def __init__(self, app: ASGIApp, runtime: Runtime, settings: ControlSettings) -> None:
         self.app = app
         self.runtime = runtime
         self.settings = settings
-        self.matcher = matcher
         self.rng = random.Random()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        api, op_id = self.matcher.match(scope["method"], scope["path"])
+        op = match_of(scope).operation
+        api, op_id = (op.api, op.operation_id) if op is not None else (None, None)
         info = scope.setdefault(INFO_KEY, {})
-        info.update(api=api, operation=op_id)
         request = ControlRequest(scope, self.runtime, self.settings, api, op_id, self.rng, info)
         for action in list(ACTIONS.values()):
             reply = await action(request)
@@ -360,17 +331,20 @@ async def _drain(receive: Receive, limit: int = 1024 * 1024) -> None:
             return
 
 
-def with_cors(app: ASGIApp, origins: Iterable[str]) -> ASGIApp:
-    """Answer preflights and add CORS headers to every response, errors and faults included."""
+def cors(origins: Iterable[str]) -> list[Middleware]:
+    """The CORS step: preflights answered, CORS headers on every response, errors and faults
+    included; none at all when no origin is allowed."""
     allowed = list(origins)
     if not allowed:
-        return app
-    return CORSMiddleware(
-        app,
-        allow_origins=allowed,
-        allow_methods=["*"],
-        allow_headers=["*"],
-        allow_credentials=True,
-        allow_private_network=True,
-        expose_headers=["*", "Location", "Retry-After"],
-    )
+        return []
+    return [
+        Middleware(
+            CORSMiddleware,
+            allow_origins=allowed,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            allow_credentials=True,
+            allow_private_network=True,
+            expose_headers=["*", "Location", "Retry-After"],
+        )
+    ]

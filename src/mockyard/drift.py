@@ -17,7 +17,6 @@ from typing import Any
 
 from mockyard import specs
 from mockyard.fakedata import resolve_ref
-from mockyard.routing import ApiHooks, load_module
 from mockyard.workspace import Workspace
 
 UPSTREAM_DIR = Path("specs") / "upstream"
@@ -58,17 +57,14 @@ class SpecReport:
 def report(ws: Workspace) -> SpecReport:
     """Read and check every spec of `ws` (and its upstream blocks) and compare them."""
     out = SpecReport()
-    loaded = []
     for source in ws.apis:
-        conversion = specs.checked(source.spec)
+        conversion = ws.conversions[source.name]
         doc = conversion.document
-        loaded.append((source.name, source.spec, doc, source.prefix))
         if conversion.notes:
             out.notes[source.name] = conversion.notes
-        module = load_module(source.handlers, source.name) if source.handlers else None
-        hooks = ApiHooks(source.name, module)
+        defined = ws.handler_names[source.name]
         for op in specs.operations(doc, source.name):
-            answered = "handler" if hooks.handler(op.operation_id) else "generator"
+            answered = "handler" if specs.handler_name(op.operation_id) in defined else "generator"
             out.operations.append(
                 OperationInfo(
                     source.name, op.method, source.prefix + op.path, op.operation_id, answered
@@ -79,7 +75,7 @@ def report(ws: Workspace) -> SpecReport:
         if files:
             out.upstream[source.name] = files
             out.departures.extend(compare(source.name, doc, [specs.load_spec(f) for f in files]))
-    specs.merge(loaded)  # collisions between specs are errors too
+    ws.merged  # noqa: B018 - collisions between specs are errors too
     return out
 
 

@@ -1,22 +1,39 @@
 """Every error mockyard raises, in one tree.
 
-    MockyardError
-     ├── WorkspaceError        a workspace that cannot be served (bad mockyard.yaml, missing file)
-     │    ├── SpecError         an OpenAPI document is invalid, or collides with another one
-     │    └── FixtureError      a fixture file or its Faker recipe is malformed
-     ├── ContractError         a contract run that cannot go on (unreachable target, bad option)
-     ├── RequestRefused        the engine refuses a request (too large, over its rate limit)
-     └── ApiError              an answer in the served API's own error format
+    MockyardError                    exit_code 1 unless a subclass says otherwise
+     ├── UsageError                  a command asked for something it cannot do (exit 2)
+     │    └── ExposedWithoutToken     serving off loopback with no admin token
+     ├── WorkspaceError              a workspace that cannot be served (exit 2)
+     │    ├── SpecError               an OpenAPI document is invalid, or collides with another
+     │    └── FixtureError            a fixture file or its Faker recipe is malformed
+     ├── ContractError               a contract run that cannot go on (exit 2)
+     ├── RequestRefused              the engine refuses a request; rendered as the API's Failure
+     │    ├── Unauthorized            no credentials the operation's security accepts (401)
+     │    ├── NotFound                no operation at this path (404)
+     │    ├── MethodNotAllowed        the path has operations, not for this method (405)
+     │    ├── BodyTooLarge            a body over the sandbox's limit (413)
+     │    ├── HeadersTooLarge         headers over the sandbox's limit (431)
+     │    ├── UntypedBody             a body without a Content-Type (415)
+     │    ├── MalformedForm           a form body whose bracketed keys do not nest (400)
+     │    ├── RateLimited             the caller used up its rate limit (429)
+     │    └── InjectedFault           a fault control answers with the API's 500
+     └── ApiError                    an answer in the served API's own error format
+          └── UnsatisfiablePreference a `Prefer` header the operation cannot honour
 
-Errors a command can end with carry the process `exit_code` it ends with (2: a usage problem).
+    DropConnection                   not an error: a control closes the connection unanswered
+    Deferred                         not an error: the fast reader hands a request to Connexion
+
+Errors a command can end with carry the process `exit_code`; the CLI shows them once, as one
+line (`cli.main`). Errors a request can end with carry what its answer needs (status, title,
+detail, headers); `responses` is the only place they become HTTP answers.
 
 Handlers raise `ApiError`; the engine turns everything else that goes wrong with a request into a
-`Failure` and asks the API how it documents that failure (see `routing.ApiHooks.render_failure`).
+`Failure` and asks the API how it documents that failure (`render_failure`, see `routing`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +42,16 @@ class MockyardError(Exception):
     """Base class of every mockyard error."""
 
     exit_code = 1
+
+
+class UsageError(MockyardError):
+    """A command was asked for something it cannot do (a bad option value, an unsafe start)."""
+
+    exit_code = 2
+
+
+class ExposedWithoutToken(UsageError):
+    """Serving on a non-loopback interface without an admin token."""
 
 
 class WorkspaceError(MockyardError):
@@ -66,6 +93,78 @@ class RequestRefused(MockyardError):
         self.detail = detail
         self.headers = dict(headers or {})
 
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(status={self.status}, detail={self.detail!r})"
+
+
+class Unauthorized(RequestRefused):
+    """The request presents no credentials the operation's security accepts."""
+
+    status = 401
+    title = "Unauthorized"
+
+
+class NotFound(RequestRefused):
+    """No served operation has this path."""
+
+    status = 404
+    title = "Not Found"
+
+
+class MethodNotAllowed(RequestRefused):
+    """The path has operations, but none for the request's method; `Allow` lists theirs."""
+
+    status = 405
+    title = "Method Not Allowed"
+
+    def __init__(self, allowed: Iterable[str]) -> None:
+        methods = ", ".join(allowed)
+        super().__init__(f"allowed: {methods}", headers={"Allow": methods})
+
+
+class BodyTooLarge(RequestRefused):
+    """A request body larger than the sandbox accepts."""
+
+    status = 413
+    title = "Content Too Large"
+
+
+class HeadersTooLarge(RequestRefused):
+    """Request headers larger, in all, than the sandbox accepts. uvicorn's parser (httptools)
+    sets no limit of its own, so without this a client could send megabytes of headers."""
+
+    status = 431
+    title = "Request Header Fields Too Large"
+
+
+class UntypedBody(RequestRefused):
+    """A request body without a Content-Type: it could be validated as one type and handed to
+    the handler as raw bytes, so it is refused instead."""
+
+    status = 415
+    title = "Unsupported Media Type"
+
+
+class MalformedForm(RequestRefused):
+    """A form field whose bracketed key cannot be nested, or that contradicts another one."""
+
+
+class RateLimited(RequestRefused):
+    """The principal has used up its rate limit; the client may retry after `Retry-After` s."""
+
+    status = 429
+    title = "Too Many Requests"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"retry after {retry_after} s", headers={"Retry-After": str(retry_after)})
+
+
+class InjectedFault(RequestRefused):
+    """A fault control chose this request for the API's own documented 500."""
+
+    status = 500
+    title = "Internal Server Error"
+
 
 class ApiError(MockyardError):
     """An HTTP answer in the API's own documented error format.
@@ -89,6 +188,29 @@ class ApiError(MockyardError):
 
     def __repr__(self) -> str:
         return f"ApiError(status={self.status!r}, body={self.body!r})"
+
+
+class UnsatisfiablePreference(ApiError):
+    """A `Prefer` header the operation cannot honour: bad syntax, undocumented code or example."""
+
+    def __init__(self, status: int, detail: str, **documented: Any) -> None:
+        body = {
+            "type": "about:blank",
+            "title": "Preferred response not available",
+            "status": status,
+            "detail": detail,
+            **documented,
+        }
+        super().__init__(status, body, media_type="application/problem+json")
+        self.detail = detail
+
+
+class DropConnection(Exception):
+    """Raised by a control to close the client's connection without any response."""
+
+
+class Deferred(Exception):
+    """The fast reader cannot vouch for a request: Connexion reads it instead."""
 
 
 @dataclass(frozen=True)

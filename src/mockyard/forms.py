@@ -31,7 +31,7 @@ from connexion.datastructures import MediaTypeDict
 from connexion.validators import VALIDATOR_MAP, FormDataValidator
 from starlette.types import Scope
 
-from mockyard.errors import RequestRefused
+from mockyard.errors import MalformedForm
 
 FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
 SCOPE_KEY = "mockyard_form"
@@ -43,13 +43,6 @@ _SEGMENT = re.compile(r"\[([^\[\]]*)\]")
 _INDEX = re.compile(r"0|[1-9][0-9]{0,5}")
 _INTEGER = re.compile(r"[+-]?[0-9]{1,300}")
 _DECIMAL = re.compile(r"[+-]?(?:[0-9]{1,300}(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,4})?")
-
-
-class MalformedForm(RequestRefused):
-    """A form field whose bracketed key cannot be nested, or that contradicts another one."""
-
-    status = 400
-    title = "Bad Request"
 
 
 class _Values(list[str]):

@@ -6,41 +6,20 @@ from __future__ import annotations
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mockyard.errors import RequestRefused
+from mockyard import auth
+from mockyard.errors import BodyTooLarge, HeadersTooLarge, RequestRefused, UntypedBody
 
 DEFAULT_MAX_BODY = 1024 * 1024
 DEFAULT_MAX_HEADERS = 32 * 1024
 
 
-class BodyTooLarge(RequestRefused):
-    """A request body larger than the sandbox accepts."""
-
-    status = 413
-    title = "Content Too Large"
-
-
-class HeadersTooLarge(RequestRefused):
-    """Request headers larger, in all, than the sandbox accepts. uvicorn's parser (httptools)
-    sets no limit of its own, so without this a client could send megabytes of headers."""
-
-    status = 431
-    title = "Request Header Fields Too Large"
-
-
-class UntypedBody(RequestRefused):
-    """A request body without a Content-Type: Connexion would validate it as one type and hand
-    the handler raw bytes, so it is refused instead."""
-
-    status = 415
-    title = "Unsupported Media Type"
-
-
-class RequestGuardMiddleware:
-    """Refuses headers over `max_headers` bytes in all, bodies over `max_body` bytes (by
-    Content-Length or as they stream in) and bodies that carry no Content-Type.
+class Guards:
+    """Pipeline step: refuses headers over `max_headers` bytes in all, bodies over `max_body`
+    bytes (by Content-Length or as they stream in) and bodies that carry no Content-Type.
 
     A chunked body (no Content-Length) is read here, within `max_body`, and passed on with its
     length: Connexion's validators take a request without Content-Length for one without a body.
+    The request's caller is named before any refusal, so a 401 still comes first.
     """
 
     def __init__(
@@ -59,25 +38,28 @@ class RequestGuardMiddleware:
             return
         raw_headers = scope.get("headers", [])
         if sum(len(name) + len(value) + 4 for name, value in raw_headers) > self.max_headers:
-            raise HeadersTooLarge(f"request headers over {self.max_headers} bytes in all")
+            raise _refusal(scope, HeadersTooLarge(f"headers over {self.max_headers} bytes in all"))
         headers = dict(raw_headers)
         length = headers.get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_body):
-            raise BodyTooLarge(f"request body over {self.max_body} bytes")
+            raise _refusal(scope, self._too_large())
         chunked = length is None and b"transfer-encoding" in headers
         has_body = (length not in (None, b"0")) or chunked
         if has_body and not headers.get(b"content-type"):
-            raise UntypedBody("a request body needs a Content-Type")
+            raise _refusal(scope, UntypedBody("a request body needs a Content-Type"))
         media_type = headers.get(b"content-type", b"").partition(b";")[0]
         if media_type != media_type.lower():
             scope = {**scope, "headers": _with_media_type(raw_headers)}
         if chunked:
-            body = await self._read_all(receive)
+            body = await self._read_all(scope, receive)
             scope = {**scope, "headers": _with_length(scope["headers"], len(body))}
             receive = replay([{"type": "http.request", "body": body, "more_body": False}], receive)
-        await self.app(scope, self._limited(receive), send)
+        await self.app(scope, self._limited(scope, receive), send)
 
-    def _limited(self, receive: Receive) -> Receive:
+    def _too_large(self) -> BodyTooLarge:
+        return BodyTooLarge(f"request body over {self.max_body} bytes")
+
+    def _limited(self, scope: Scope, receive: Receive) -> Receive:
         seen = 0
 
         async def limited_receive() -> Message:
@@ -85,12 +67,12 @@ class RequestGuardMiddleware:
             message = await receive()
             seen += len(message.get("body", b""))
             if seen > self.max_body:
-                raise BodyTooLarge(f"request body over {self.max_body} bytes")
+                raise _refusal(scope, self._too_large())
             return message
 
         return limited_receive
 
-    async def _read_all(self, receive: Receive) -> bytes:
+    async def _read_all(self, scope: Scope, receive: Receive) -> bytes:
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -100,10 +82,16 @@ class RequestGuardMiddleware:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body:
-                raise BodyTooLarge(f"request body over {self.max_body} bytes")
+                raise _refusal(scope, self._too_large())
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return b"".join(chunks)
+
+
+def _refusal(scope: Scope, refusal: RequestRefused) -> RequestRefused:
+    """`refusal`, once the request's caller is named: a 401, 403 or 429 comes first."""
+    auth.settle(scope)
+    return refusal
 
 
 def _with_media_type(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:

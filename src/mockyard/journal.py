@@ -40,9 +40,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mockyard.asgi_scope import query_pairs
 from mockyard.batches import Batches
-from mockyard.controls import INFO_KEY, DropConnection
-from mockyard.query import query_pairs
+from mockyard.controls import INFO_KEY
+from mockyard.errors import DropConnection
+from mockyard.operations import match_of
 from mockyard.store import ThreadConnections
 
 logger = logging.getLogger("mockyard.access")
@@ -260,6 +262,7 @@ class RecorderMiddleware:
     def _row(self, exchange: _Exchange, ms: float) -> Row:
         """The entry as `COLUMNS` hold it; what can wait until it is read, waits."""
         scope, info, redact = exchange.scope, exchange.info, self.redactor
+        op = match_of(scope).operation
         headers = scope.get("headers", [])
         query = (
             json.dumps(redact.query_string(query_pairs(scope)))
@@ -271,8 +274,8 @@ class RecorderMiddleware:
             scope["method"],
             scope["path"],
             exchange.status,
-            info.get("api"),
-            info.get("operation"),
+            op.api if op is not None else None,
+            op.operation_id if op is not None else None,
             round(ms, 1),
             info.get("delay_ms"),
             info.get("fault"),

@@ -17,15 +17,15 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from mockyard.errors import UnsatisfiablePreference
 from mockyard.fakedata import Generator, resolve_ref
 from mockyard.fixtures import seeded_faker
-from mockyard.prefer import Preference, UnsatisfiablePreference, response_key
-from mockyard.specs import METHODS
+from mockyard.operations import Operation
+from mockyard.prefer import Preference, response_key
 
 _ATTEMPTS = 4
 _EMPTY = object()
@@ -47,30 +47,15 @@ class Responder:
     def __init__(self, document: Mapping[str, Any], seed: Callable[[], int]) -> None:
         self.document = document
         self.seed = seed
-        self.operations: dict[str, Mapping[str, Any]] = {}
-        self._routes: list[tuple[str, re.Pattern[str], str]] = []
-        for route, item in document.get("paths", {}).items():
-            for method, op in (item or {}).items():
-                if method in METHODS and isinstance(op, Mapping) and "operationId" in op:
-                    self.operations[op["operationId"]] = op
-                    self._routes.append((method.upper(), _route_pattern(route), op["operationId"]))
-        self._routes.sort(key=lambda r: r[1].pattern.count("[^/]+"))  # literal segments first
-
-    def find(self, method: str, path: str) -> str | None:
-        """The operationId serving `method path`, if any."""
-        for verb, pattern, operation_id in self._routes:
-            if verb == method.upper() and pattern.fullmatch(path):
-                return operation_id
-        return None
 
     def answer(
         self,
-        operation_id: str,
+        operation: Operation,
         params: Mapping[str, Any],
         preference: Preference,
         accept: str | None = None,
     ) -> MockResponse:
-        op = self.operations[operation_id]
+        op, operation_id = operation.spec, operation.operation_id
         responses = {str(k): v for k, v in (op.get("responses") or {}).items()}
         key, response = self._response(responses, preference)
         status = preference.code or _status_of(key)
@@ -200,11 +185,6 @@ class Responder:
             + (f"; documented examples: {listing}" if listing else "; none are documented"),
             examples={k: v for k, v in documented.items() if v},
         )
-
-
-def _route_pattern(route: str) -> re.Pattern[str]:
-    parts = re.split(r"(\{[^}]+\})", route)
-    return re.compile("".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts))
 
 
 def _by_status(responses: Mapping[str, Any]) -> list[str]:

@@ -15,9 +15,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
-from mockyard.errors import ApiError
+from mockyard.errors import UnsatisfiablePreference
 
 HEADER = "prefer"
 _PAIR = re.compile(r'\s*([A-Za-z][\w-]*)\s*(?:=\s*("(?:[^"\\]|\\.)*"|[^,;\s]*))?\s*')
@@ -33,21 +32,6 @@ class Preference:
 
     def __bool__(self) -> bool:
         return self.code is not None or self.example is not None or self.dynamic is not None
-
-
-class UnsatisfiablePreference(ApiError):
-    """A `Prefer` header the operation cannot honour: bad syntax, undocumented code or example."""
-
-    def __init__(self, status: int, detail: str, **documented: Any) -> None:
-        body = {
-            "type": "about:blank",
-            "title": "Preferred response not available",
-            "status": status,
-            "detail": detail,
-            **documented,
-        }
-        super().__init__(status, body, media_type="application/problem+json")
-        self.detail = detail
 
 
 def parse(header: str | None) -> Preference:

@@ -1,7 +1,12 @@
-"""Turning errors into HTTP responses, each in the format its API documents.
+"""Answers: what a handler returns as an HTTP response, and every error in its API's format.
 
-This is the only place that does so. Handler errors (`ApiError`) pass through as they are; every
-other exception becomes a `Failure` that the request's API renders (`render_failure` hook).
+`respond` turns a handler's result into a response, as Connexion's response conversion does
+(a body, or a `(body, status, headers)` tuple; JSON in the operation's JSON media type).
+`Answers.for_error` is the only place an exception becomes an HTTP answer: an `ApiError` is sent
+as it is; anything else becomes a `Failure` (status, title, detail) that the request's API
+renders with its `render_failure` hook, else as its spec documents that status for the
+operation, else as RFC 9457 problem details. `ErrorBoundary` is the pipeline step that calls
+it.
 """
 
 from __future__ import annotations
@@ -9,45 +14,100 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
+from enum import Enum
 from http import HTTPStatus
 from typing import Any
 
 from connexion.exceptions import ProblemException
-from connexion.lifecycle import ConnexionRequest, ConnexionResponse
+from connexion.jsonifier import Jsonifier
+from connexion.utils import is_json_mimetype
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mockyard.errors import ApiError, Failure, RequestRefused
-from mockyard.routing import Runtime
+from mockyard.errors import ApiError, DropConnection, Failure, RequestRefused
+from mockyard.mocking import Responder
+from mockyard.operations import Match, Operation, match_of
+from mockyard.prefer import Preference
+from mockyard.runtime import Runtime, default_failure
 
 logger = logging.getLogger("mockyard")
+JSONIFIER = Jsonifier()  # the serialisation Connexion's apps use: dates, decimals, UUIDs
 
 
-def to_response(error: ApiError) -> ConnexionResponse:
-    if error.body is None:
-        body, mimetype = b"", None
-    elif isinstance(error.body, bytes | str):
-        body, mimetype = error.body, error.media_type
+def respond(op: Operation, result: Any) -> Response:
+    """A handler's return value as a response: a Starlette `Response` as it is, else a body
+    alone or a `(body, status)`, `(body, headers)` or `(body, status, headers)` tuple."""
+    if isinstance(result, Response):
+        return result
+    body, status, headers = _unpack(result)
+    if isinstance(body, Response):
+        return body
+    headers = dict(headers or {})
+    declared = next((v for k, v in headers.items() if k.lower() == "content-type"), None)
+    media_type = declared or _media_type(op, body)
+    if body is None:
+        content: bytes | str = b""
+    elif media_type and is_json_mimetype(media_type.split(";")[0]):
+        content = JSONIFIER.dumps(body)
+    elif isinstance(body, bytes | str):
+        content = body
     else:
-        body, mimetype = json.dumps(error.body).encode(), error.media_type
-    return ConnexionResponse(
-        status_code=error.status, body=body, mimetype=mimetype, headers=error.headers
+        content = str(body)
+    if media_type and not declared:
+        headers["Content-Type"] = media_type
+    status = status if status is not None else (204 if body is None else 200)
+    return Response(content, status, headers, media_type=None)
+
+
+def _unpack(result: Any) -> tuple[Any, int | None, Mapping[str, str] | None]:
+    if not isinstance(result, tuple):
+        return result, None, None
+    if len(result) == 1:
+        return result[0], None, None
+    if len(result) == 2:
+        body, second = result
+        if isinstance(second, Enum):
+            second = second.value
+        if isinstance(second, int):
+            return body, int(second), None
+        return body, None, second
+    if len(result) == 3:
+        return result[0], int(result[1]), result[2]
+    raise TypeError(
+        "a handler returns a body, or (body, status), (body, headers) or (body, status, headers)"
     )
+
+
+def _media_type(op: Operation, body: Any) -> str | None:
+    produces = op.produces
+    if body is None:
+        return None
+    if isinstance(body, str):
+        return next((t for t in produces if t.startswith("text/")), None) or (
+            produces[0] if len(produces) == 1 else "text/plain"
+        )
+    if isinstance(body, bytes):
+        return produces[0] if len(produces) == 1 else "application/octet-stream"
+    return next((t for t in produces if is_json_mimetype(t)), "application/json")
 
 
 def asgi_response(error: ApiError) -> Response:
-    """The same answer as `to_response`, for middleware that runs outside Connexion."""
-    answer = to_response(error)
-    return Response(
-        answer.body, answer.status_code, dict(answer.headers or {}), media_type=answer.mimetype
-    )
+    """An `ApiError` as the response it stands for."""
+    if error.body is None:
+        body, media_type = b"", None
+    elif isinstance(error.body, bytes | str):
+        body, media_type = error.body, error.media_type
+    else:
+        body, media_type = json.dumps(error.body).encode(), error.media_type
+    return Response(body, error.status, error.headers, media_type=media_type)
 
 
 def failure_for(exc: BaseException) -> Failure:
     """What an exception means for the client, in the engine's words."""
     if isinstance(exc, ProblemException):
-        return Failure(exc.status, exc.title or "", str(exc.detail or ""))
+        return Failure(exc.status or 500, exc.title or "", str(exc.detail or ""))
     if isinstance(exc, HTTPException):
         return Failure(exc.status_code, _reason(exc.status_code), str(exc.detail or ""))
     if isinstance(exc, RequestRefused):
@@ -60,33 +120,73 @@ def failure_for(exc: BaseException) -> Failure:
     return Failure(500, "Internal Server Error", "")
 
 
-def exception_response(
-    runtime: Runtime, scope: Mapping[str, Any], exc: BaseException, operation_id: str | None = None
-) -> ApiError:
-    """Any exception but an `ApiError`, in the format of the API the request was for."""
-    failure = failure_for(exc)
-    rendered = runtime.render_failure(scope, failure, operation_id)
-    if rendered.status == failure.status:  # keep what the status needs (Allow, Retry-After)
-        rendered.headers = {**(getattr(exc, "headers", None) or {}), **rendered.headers}
-    return rendered
+class Answers:
+    """Renders failures and errors for the API a request belongs to."""
+
+    def __init__(self, runtime: Runtime, responder: Responder) -> None:
+        self.runtime = runtime
+        self.responder = responder
+
+    def for_failure(self, match: Match, failure: Failure) -> ApiError:
+        """The API's hook renders the failure; else the operation's documented answer for its
+        status (its example or a body valid for its schema); else RFC 9457."""
+        hooks = self.runtime.hooks(match.api)
+        if hooks.renders_failures or match.operation is None:
+            return hooks.render_failure(failure)
+        try:
+            answer = self.responder.answer(match.operation, {}, Preference(code=failure.status))
+        except ApiError:  # the operation documents nothing for this status
+            return default_failure(failure)
+        return ApiError(
+            answer.status,
+            answer.body if answer.media_type else None,
+            headers=answer.headers,
+            media_type=answer.media_type or "application/json",
+        )
+
+    def for_error(self, scope: Mapping[str, Any], exc: BaseException) -> ApiError:
+        """Any exception as the answer to the request it ended."""
+        if isinstance(exc, ApiError):
+            return exc
+        failure = failure_for(exc)
+        rendered = self.for_failure(match_of(scope), failure)
+        if rendered.status == failure.status:  # keep what the status needs (Allow, Retry-After)
+            rendered.headers = {**(getattr(exc, "headers", None) or {}), **rendered.headers}
+        return rendered
 
 
-def error_handlers(runtime: Runtime) -> dict[type[BaseException], Any]:
-    """Connexion error handlers: exception class -> handler(request, exc)."""
+class ErrorBoundary:
+    """Pipeline step: whatever a request ends with (a refusal, an `ApiError`, a validation
+    problem, a bug) answered in its API's own format, never the server's plain-text 500.
 
-    def api_error(_request: ConnexionRequest, exc: ApiError) -> ConnexionResponse:
-        return to_response(exc)
+    The pipeline has two: one inside CORS and the journal, so both see the answer, and one
+    outermost, for what the layers outside the first raise. A drop a control asked for still
+    closes the connection; an error after the response started can only end it."""
 
-    def engine_error(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
-        return to_response(exception_response(runtime, request.scope, exc))
+    def __init__(self, app: ASGIApp, answers: Answers) -> None:
+        self.app = app
+        self.answers = answers
 
-    # Connexion registers its own ProblemException and HTTPException handlers; replace them too.
-    return {
-        ApiError: api_error,
-        ProblemException: engine_error,
-        HTTPException: engine_error,
-        Exception: engine_error,
-    }
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def sending(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        except DropConnection:
+            raise
+        except Exception as exc:
+            if started:
+                logger.error("error after the response started", exc_info=exc)
+                raise
+            await asgi_response(self.answers.for_error(scope, exc))(scope, receive, send)
 
 
 def _reason(status: int) -> str:

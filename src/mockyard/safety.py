@@ -13,16 +13,10 @@ import ipaddress
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mockyard.errors import MockyardError
+from mockyard.errors import ExposedWithoutToken
 
 TOKEN_HEADER = b"x-mockyard-admin-token"
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.", "ip6-localhost", "ip6-loopback"})
-
-
-class ExposedWithoutToken(MockyardError):
-    """Serving on a non-loopback interface without an admin token."""
-
-    exit_code = 2
 
 
 def is_loopback(host: str) -> bool:

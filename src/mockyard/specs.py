@@ -22,7 +22,7 @@ from referencing.exceptions import Unresolvable
 from mockyard import cache
 from mockyard.convert import Conversion, safe_component_names, to_openapi30
 from mockyard.errors import SpecError
-from mockyard.workspace import read_yaml
+from mockyard.yamlfiles import read_yaml
 
 API_TAG = "x-mockyard-api"
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")

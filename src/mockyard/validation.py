@@ -28,7 +28,7 @@ from connexion.validators import VALIDATOR_MAP, JSONRequestBodyValidator, Parame
 from jsonschema import Draft4Validator, ValidationError
 from starlette.types import Scope
 
-from mockyard.query import query_pairs
+from mockyard.asgi_scope import query_pairs
 
 PLAIN_NUMBER = {
     "integer": re.compile(r"[+-]?[0-9]+"),

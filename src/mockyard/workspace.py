@@ -1,25 +1,35 @@
-"""A workspace: `mockyard.yaml` plus `specs/`, `handlers/` and `fixtures/`.
+"""A workspace: `mockyard.yaml` plus `specs/`, `handlers/` and `fixtures/`, loaded once.
 
-Reading a workspace finds each API's files; it imports nothing and serves nothing. By default
-every `specs/<api>.yaml` (or `.yml`/`.json`) is an API, with `handlers/<api>.py` and
-`fixtures/<api>.yaml` when they exist. `mockyard.yaml` can list the APIs instead, and give each a
-mount `prefix`.
+`load` finds each API's files: by default every `specs/<api>.yaml` (or `.yml`/`.json`) is an
+API, with `handlers/<api>.py` and `fixtures/<api>.yaml` when they exist; `mockyard.yaml` can
+list the APIs instead, and give each a mount `prefix`. The `Workspace` it returns reads the
+rest on first use and keeps it, so every command and the server share one reading: the specs
+(checked, 3.1 converted), the merged spec, the fixture files, the handler modules (imported only
+by what serves them; `handler_names` reads their function names without running them) and the
+operation index.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import ast
+import functools
+import importlib.util
+import re
+import sys
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
-import yaml
-
-from mockyard.errors import WorkspaceError
+from mockyard import specs
+from mockyard.convert import Conversion
+from mockyard.errors import FixtureError, WorkspaceError
+from mockyard.operations import OperationIndex
+from mockyard.runtime import ApiHooks
+from mockyard.yamlfiles import read_yaml
 
 CONFIG_FILE = "mockyard.yaml"
-# libyaml's loader parses ten times faster than the pure-Python one (startup time); same results.
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 DEFAULT_SEED = 20240601
 _SPEC_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -37,6 +47,8 @@ class ApiSource:
 
 @dataclass(frozen=True)
 class Workspace:
+    """The APIs of a workspace and its settings; every other part is read on first use."""
+
     root: Path
     apis: tuple[ApiSource, ...]
     seed: int = DEFAULT_SEED
@@ -49,13 +61,88 @@ class Workspace:
         known = ", ".join(a.name for a in self.apis) or "none"
         raise WorkspaceError(f"unknown API {name!r} (this workspace serves: {known})")
 
+    @functools.cached_property
+    def conversions(self) -> dict[str, Conversion]:
+        """Each API's spec, checked and converted to the 3.0.3 the engine serves."""
+        return {source.name: specs.checked(source.spec) for source in self.apis}
 
-def read_yaml(path: Path) -> Any:
-    """Parse a YAML (or JSON) file, naming the file in any error."""
+    @property
+    def specs(self) -> dict[str, dict[str, Any]]:
+        return {name: conversion.document for name, conversion in self.conversions.items()}
+
+    @functools.cached_property
+    def merged(self) -> dict[str, Any]:
+        """The one document every API is served from (see `specs.merge`)."""
+        documents = self.specs
+        return specs.merge((s.name, s.spec, documents[s.name], s.prefix) for s in self.apis)
+
+    @functools.cached_property
+    def fixtures(self) -> dict[str, Mapping[str, Any]]:
+        """Each API's fixture file, parsed ({} for an API without one)."""
+        out: dict[str, Mapping[str, Any]] = {}
+        for source in self.apis:
+            data = read_yaml(source.fixtures) if source.fixtures else {}
+            if not isinstance(data, Mapping):
+                raise FixtureError("expected a mapping", path=source.fixtures)
+            out[source.name] = data or {}
+        return out
+
+    @functools.cached_property
+    def hooks(self) -> dict[str, ApiHooks]:
+        """Each API's handler module, imported, with the hooks it defines."""
+        return {
+            s.name: ApiHooks(
+                s.name,
+                load_module(s.handlers, s.name) if s.handlers else None,
+                self.fixtures[s.name],
+            )
+            for s in self.apis
+        }
+
+    @functools.cached_property
+    def handler_names(self) -> dict[str, frozenset[str]]:
+        """The functions each handler module defines, read from its source, not run."""
+        return {
+            s.name: _defined_names(s.handlers) if s.handlers else frozenset() for s in self.apis
+        }
+
+    @functools.cached_property
+    def index(self) -> OperationIndex:
+        """Every served operation, with the handler that answers it (modules imported)."""
+        hooks = self.hooks
+        return OperationIndex(
+            self.merged, lambda api, op: hooks[api].handler(op) if api in hooks else None
+        )
+
+
+def _defined_names(path: Path) -> frozenset[str]:
     try:
-        return yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise WorkspaceError(f"cannot read: {exc}", path=path) from exc
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    except (OSError, UnicodeDecodeError, SyntaxError) as exc:
+        raise WorkspaceError(f"cannot read handler module: {exc}", path=path) from exc
+    names = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+    return frozenset(names)
+
+
+def load_module(path: Path, api: str) -> ModuleType:
+    """Import a workspace handler file under a private name."""
+    name = "_mockyard_handlers_" + re.sub(r"\W", "_", api)
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise WorkspaceError("cannot import handler module", path=path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        del sys.modules[name]
+        raise WorkspaceError(f"handler module failed to import: {exc!r}", path=path) from exc
+    return module
 
 
 def load(root: Path | str) -> Workspace:
