@@ -24,7 +24,6 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Mapping
-from dataclasses import dataclass
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
@@ -43,7 +42,6 @@ RATE_LIMIT_COLLECTION = "rate-limits"
 _BEARER_KINDS = frozenset({"bearer", "oauth2", "openIdConnect"})
 
 
-@dataclass(frozen=True)
 class Presented:
     """What a request presents for its operation's security.
 
@@ -51,14 +49,25 @@ class Presented:
     request presents in full; `anonymous` is True when no credentials are needed at all.
     """
 
-    alternatives: tuple[tuple[Credentials, ...], ...] = ()
-    anonymous: bool = False
-    problem: str = ""  # why a presented Authorization header could not be read
-    challenge: str = ""  # the WWW-Authenticate value a 401 for this operation carries
+    __slots__ = ("alternatives", "anonymous", "op", "problem")
+
+    def __init__(
+        self,
+        alternatives: tuple[tuple[Credentials, ...], ...] = (),
+        *,
+        anonymous: bool = False,
+        problem: str = "",
+        op: Operation | None = None,
+    ) -> None:
+        self.alternatives = alternatives
+        self.anonymous = anonymous
+        self.problem = problem  # why a presented Authorization header could not be read
+        self.op = op  # whose security this is, for the challenge of a 401
 
     def refused(self, detail: str) -> Unauthorized:
-        headers = {"WWW-Authenticate": self.challenge} if self.challenge else None
-        return Unauthorized(detail, headers=headers)
+        """A 401 carrying the `WWW-Authenticate` challenge of the operation's schemes."""
+        value = challenge(self.op) if self.op is not None else ""
+        return Unauthorized(detail, headers={"WWW-Authenticate": value} if value else None)
 
 
 ANONYMOUS = Presented(anonymous=True)
@@ -136,11 +145,11 @@ def presented(op: Operation, scope: Mapping[str, Any]) -> Presented:
     found = []
     for requirement in op.security:
         if not requirement:
-            return ANONYMOUS if not found else Presented(tuple(found), anonymous=True)
+            return ANONYMOUS if not found else Presented(tuple(found), anonymous=True, op=op)
         values = [reader.credentials(scheme) for scheme in requirement]
         if all(v is not None for v in values):
             found.append(tuple(v for v in values if v is not None))
-    return Presented(tuple(found), problem=reader.problem, challenge=challenge(op))
+    return Presented(tuple(found), problem=reader.problem, op=op)
 
 
 def challenge(op: Operation) -> str:

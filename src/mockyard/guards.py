@@ -54,7 +54,7 @@ class Guards:
             body = await self._read_all(scope, receive)
             scope = {**scope, "headers": _with_length(scope["headers"], len(body))}
             receive = replay([{"type": "http.request", "body": body, "more_body": False}], receive)
-        await self.app(scope, self._limited(scope, receive), send)
+        await self.app(scope, self._limited(scope, receive) if has_body else receive, send)
 
     def _too_large(self) -> BodyTooLarge:
         return BodyTooLarge(f"request body over {self.max_body} bytes")

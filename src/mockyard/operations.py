@@ -22,8 +22,10 @@ import inspect
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
+from connexion.utils import is_json_mimetype
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mockyard.specs import API_TAG, METHODS
@@ -97,6 +99,12 @@ class Operation:
         return tuple(types)
 
     @functools.cached_property
+    def json_type(self) -> str:
+        """The JSON media type a JSON body is answered in: the first documented, else the
+        default."""
+        return next((t for t in self.produces if is_json_mimetype(t)), "application/json")
+
+    @functools.cached_property
     def accepts(self) -> Callable[[str], bool] | None:
         """Which keyword arguments the handler takes (None: it takes any, `**kwargs`)."""
         if self.handler is None:
@@ -107,9 +115,8 @@ class Operation:
         return frozenset(p.name for p in params).__contains__
 
 
-@dataclass(frozen=True)
-class Match:
-    """What the index found for one request.
+class Match(NamedTuple):
+    """What the index found for one request (a tuple: one is made per request).
 
     `operation` is None when no route matched: `allowed` then lists the methods the path has
     (a 405), `redirect` names the path with (or without) its trailing slash that does match, and
@@ -118,7 +125,7 @@ class Match:
 
     operation: Operation | None
     api: str | None
-    path_params: Mapping[str, str] = field(default_factory=dict)
+    path_params: Mapping[str, str] = MappingProxyType({})
     allowed: tuple[str, ...] = ()
     redirect: str | None = None
 
@@ -221,6 +228,8 @@ class OperationIndex:
             op = route.operations.get(method) or route.operations.get(wanted)
             if op is None:
                 continue
+            if route.path == path and not route.groups:  # a literal route: nothing to match
+                return Match(op, op.api)
             matched = route.pattern.fullmatch(path)
             if matched is not None:
                 params = {route.groups[g]: v for g, v in matched.groupdict().items()}

@@ -39,6 +39,9 @@ JSONIFIER = Jsonifier()  # the serialisation Connexion's apps use: dates, decima
 def respond(op: Operation, result: Any) -> Response:
     """A handler's return value as a response: a Starlette `Response` as it is, else a body
     alone or a `(body, status)`, `(body, headers)` or `(body, status, headers)` tuple."""
+    if result.__class__ in (dict, list):  # the usual answer, built directly
+        json_type = op.json_type
+        return Response(JSONIFIER.dumps(result), 200, {"Content-Type": json_type}, None)
     if isinstance(result, Response):
         return result
     body, status, headers = _unpack(result)
@@ -90,7 +93,7 @@ def _media_type(op: Operation, body: Any) -> str | None:
         )
     if isinstance(body, bytes):
         return produces[0] if len(produces) == 1 else "application/octet-stream"
-    return next((t for t in produces if is_json_mimetype(t)), "application/json")
+    return op.json_type
 
 
 def asgi_response(error: ApiError) -> Response:
