@@ -169,9 +169,9 @@ def write_requests(path: Path, requests: Iterable[Request]) -> int:
 
 def write_state(path: Path, records: Mapping[str, Any], seed: int) -> None:
     """Write a sandbox state file holding exactly `records`, with the engine's own store."""
-    from mockyard.store import Store  # the harness imports the engine only where it must
+    from mockyard.store import open_store  # the harness imports the engine only where it must
 
-    store = Store(path)
+    store = open_store(str(path))
     try:
         store.replace_all({API: records}, seed=seed)
     finally:

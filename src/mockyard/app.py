@@ -9,7 +9,6 @@ import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from connexion import AsyncApp
@@ -33,7 +32,7 @@ from mockyard.routing import ApiHooks, Runtime, load_module
 from mockyard.safety import AdminTokenMiddleware
 from mockyard.state import SandboxState
 from mockyard.state_api import load_schemas, state_routes
-from mockyard.store import Store
+from mockyard.store import open_store
 from mockyard.validation import validator_map
 
 CONFIG_ENV = "MOCKYARD_SERVE_CONFIG"
@@ -98,8 +97,8 @@ def build(config: ServeConfig) -> Sandbox:
     merged = specs.merge(loaded)
 
     if not config.state:
-        raise WorkspaceError("a state file is required (ServeConfig.state)")
-    store = Store(Path(config.state), synchronous="FULL" if config.durable else "NORMAL")
+        raise WorkspaceError("a state file or database URL is required (ServeConfig.state)")
+    store = open_store(config.state, durable=config.durable)
     seed = config.seed if config.seed is not None else ws.seed
     state = SandboxState(store, fixture_files, seed)
     if config.reload:  # the fixtures may have changed since the last start

@@ -19,7 +19,7 @@ from connexion.security import (
 
 from mockyard.errors import RequestRefused
 from mockyard.routing import Runtime
-from mockyard.store import ApiStore
+from mockyard.store import ApiStore, Transaction
 from mockyard.types import Credentials, Principal
 
 RATE_LIMIT_API = "_mockyard"
@@ -80,8 +80,9 @@ def authenticate(runtime: Runtime, api: str, credentials: Credentials) -> Princi
     """The API's verdict on `credentials`, counted against the principal's rate limit.
 
     A refusal (None, or an error raised by the hook or the limiter) writes nothing."""
-    with runtime.store.transaction(write=False) as tx:
-        principal = identify(runtime, api, credentials, tx.api(api))
+    principal = runtime.store.run(
+        lambda tx: identify(runtime, api, credentials, tx.api(api)), write=False
+    )
     if principal is not None and principal.rate_limit is not None:
         _count_request(runtime, api, principal)
     return principal
@@ -101,9 +102,12 @@ def _count_request(runtime: Runtime, api: str, principal: Principal) -> None:
     assert limit is not None
     now = runtime.clock().timestamp()
     key = f"{api}:{principal.id}"
-    with runtime.store.transaction(write=True) as tx:
+
+    def count(tx: Transaction) -> None:
         window = tx.get(RATE_LIMIT_API, RATE_LIMIT_COLLECTION, key) or {"hits": []}
         hits = [t for t in window["hits"] if t > now - limit.per_seconds]
         if len(hits) >= limit.requests:
             raise RateLimited(max(1, int(hits[0] + limit.per_seconds - now + 0.999)))
         tx.put(RATE_LIMIT_API, RATE_LIMIT_COLLECTION, key, {"hits": [*hits, now]})
+
+    runtime.store.run(count, write=True)

@@ -40,9 +40,10 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mockyard.errors import ApiError, Failure, WorkspaceError
-from mockyard.responses import asgi_response
+from mockyard.responses import asgi_response, exception_response
 from mockyard.routing import Runtime
 from mockyard.specs import METHODS
+from mockyard.store import StateUnavailable, Transaction
 
 DEFAULT_JOURNAL_SIZE = 500
 MAX_DELAY_MS = 60_000
@@ -233,7 +234,10 @@ async def fault(request: ControlRequest) -> ApiError | None:
     op = request.operation
     if not (op.error_rate or op.drop_rate) or request.api is None:
         return None
-    draw = await run_in_threadpool(_draw, request.runtime, request.operation_id or "")
+    try:
+        draw = await run_in_threadpool(_draw, request.runtime, request.operation_id or "")
+    except StateUnavailable as exc:  # the count lives in the state: no draw without it
+        return exception_response(request.runtime, request.scope, exc, request.operation_id)
     if draw < op.error_rate:
         request.info["fault"] = "error"
         failure = Failure(500, "Internal Server Error", "fault injected by mockyard")
@@ -260,12 +264,14 @@ def prefer_delay(values: Iterable[str]) -> float | None:
 
 def _draw(runtime: Runtime, operation_id: str) -> float:
     """A number in [0, 1) for the next request to `operation_id`, fixed by (seed, op, count)."""
-    with runtime.store.transaction(write=True) as tx:
-        row = tx.conn.execute("SELECT value FROM meta WHERE name = 'seed'").fetchone()
-        seed = row[0] if row else str(runtime.seed)
+
+    def count(tx: Transaction) -> tuple[int, int]:
+        stored = tx.seed()
         counter = tx.get(BOOKKEEPING_API, FAULT_COUNTERS, operation_id) or {"n": 0}
-        n = counter["n"] + 1
-        tx.put(BOOKKEEPING_API, FAULT_COUNTERS, operation_id, {"n": n})
+        tx.put(BOOKKEEPING_API, FAULT_COUNTERS, operation_id, {"n": counter["n"] + 1})
+        return (runtime.seed if stored is None else stored), counter["n"] + 1
+
+    seed, n = runtime.store.run(count, write=True)
     digest = hashlib.sha256(f"{seed}|{operation_id}|{n}".encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64
 

@@ -43,7 +43,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from mockyard.batches import Batches
 from mockyard.controls import INFO_KEY, DropConnection
 from mockyard.query import query_pairs
-from mockyard.store import ThreadConnections
+from mockyard.store_sqlite import ThreadConnections
 
 logger = logging.getLogger("mockyard.access")
 

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from mockyard.errors import WorkspaceError
+from mockyard.store import is_url
 
 CONFIG_FILE = "mockyard.yaml"
 # libyaml's loader parses ten times faster than the pure-Python one (startup time); same results.
@@ -78,6 +79,23 @@ def load(root: Path | str) -> Workspace:
         raise WorkspaceError("no OpenAPI specs found in specs/", path=root)
     settings = {k: v for k, v in config.items() if k not in ("apis", "seed")}
     return Workspace(root, apis, int(config.get("seed", DEFAULT_SEED)), settings)
+
+
+def state_setting(root: Path | str, spec_files: Iterable[str] = ()) -> str:
+    """`state:` in `root/mockyard.yaml` (a database URL, or a file path relative to the
+    workspace); "" when it names none or spec files stand in for the workspace."""
+    config_path = Path(root).resolve() / CONFIG_FILE
+    if tuple(spec_files) or not config_path.exists():
+        return ""
+    config = read_yaml(config_path)
+    state = config.get("state") if isinstance(config, dict) else None
+    if state is None:
+        return ""
+    if not isinstance(state, str) or not state.strip():
+        raise WorkspaceError("'state' must be a file path or a postgresql:// URL", path=config_path)
+    if is_url(state):
+        return state
+    return str(config_path.parent / state)
 
 
 def from_specs(paths: Iterable[Path | str]) -> Workspace:
