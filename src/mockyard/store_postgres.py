@@ -106,7 +106,9 @@ class PostgresStore(Store):
         if time.monotonic() < self._retry_at:
             raise StateUnavailable("the state database is unreachable")
         try:
-            conn = psycopg.connect(self._conninfo, autocommit=True)
+            # No server-side prepared statements: psycopg's cache of them loses track when a
+            # pipeline aborts (a conflict), and the next use fails ("does not exist").
+            conn = psycopg.connect(self._conninfo, autocommit=True, prepare_threshold=None)
         except psycopg.Error as exc:
             self._retry_at = time.monotonic() + _RETRY_CONNECT_AFTER
             raise StateUnavailable(f"cannot reach the state database: {_first_line(exc)}") from exc
