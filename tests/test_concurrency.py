@@ -34,6 +34,8 @@ from ledgers import cargoextra_problems, chargebee_problems, invoicexpress_probl
 
 from mockyard import fixtures, workspace
 
+pytestmark = pytest.mark.slow
+
 PAY = "/api/v1/billing/invoice/pay"
 PART = "/api/v1/billing/invoice/part-process"
 VALIDATE = "/api/v1/billing/invoice/validate"

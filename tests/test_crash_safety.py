@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pytest
 from conftest import (
     ROOT,
     Backend,
@@ -33,6 +34,8 @@ from conftest import (
 from ledgers import chargebee_problems, invoicexpress_problems, records
 
 from mockyard import fixtures, workspace
+
+pytestmark = [pytest.mark.slow, pytest.mark.reliability]
 
 PAY = "/api/v1/billing/invoice/pay"
 WALLET = 1_000_000

@@ -89,6 +89,8 @@ class PostgresStore(Store):
     def __init__(self, url: str, *, durable: bool = False) -> None:
         self._conninfo = conninfo(url, durable=durable)
         self._local = threading.local()
+        self._opened: list[psycopg.Connection] = []  # by every thread, so `close` ends them all
+        self._opened_lock = threading.Lock()
         self._retry_at = 0.0
         self._last_seed: int | None = None
         with self._seeding_lock() as conn:
@@ -113,6 +115,8 @@ class PostgresStore(Store):
             self._retry_at = time.monotonic() + _RETRY_CONNECT_AFTER
             raise StateUnavailable(f"cannot reach the state database: {_first_line(exc)}") from exc
         self._local.conn = conn
+        with self._opened_lock:
+            self._opened = [c for c in self._opened if not c.closed] + [conn]
         return conn
 
     def _discard(self) -> None:
@@ -215,7 +219,11 @@ class PostgresStore(Store):
         return self._last_seed
 
     def close(self) -> None:
-        self._discard()
+        """Close every thread's connection (a thread in a transaction must have ended it)."""
+        with self._opened_lock:
+            opened, self._opened = self._opened, []
+        for conn in opened:
+            conn.close()
 
 
 class PostgresTransaction(Transaction):
