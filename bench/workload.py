@@ -167,8 +167,9 @@ def write_requests(path: Path, requests: Iterable[Request]) -> int:
     return len(lines)
 
 
-def write_state(path: Path, records: Mapping[str, Any], seed: int) -> None:
-    """Write a sandbox state file holding exactly `records`, with the engine's own store."""
+def write_state(path: Path | str, records: Mapping[str, Any], seed: int) -> None:
+    """Write a sandbox state (a file, or a PostgreSQL URL) holding exactly `records`, with the
+    engine's own store."""
     from mockyard.store import open_store  # the harness imports the engine only where it must
 
     store = open_store(str(path))
@@ -178,8 +179,17 @@ def write_state(path: Path, records: Mapping[str, Any], seed: int) -> None:
         store.close()
 
 
-def paid_count(state: Path) -> int:
-    """How many invoices a state file holds as paid."""
+def paid_count(state: Path | str) -> int:
+    """How many invoices a state (a file, or a PostgreSQL URL) holds as paid."""
+    if str(state).startswith("postgresql://"):
+        import psycopg
+
+        sql = (
+            "SELECT COUNT(*) FROM mockyard_docs WHERE api = %s AND coll = 'invoices' "
+            "AND body::jsonb->>'status' = 'paid'"
+        )
+        with psycopg.connect(str(state)) as pg:
+            return int(pg.execute(sql, (API,)).fetchone()[0])
     conn = sqlite3.connect(f"file:{state}?mode=ro", uri=True, timeout=30)
     try:
         sql = (

@@ -6,9 +6,11 @@ import copy
 import functools
 import json
 import os
+import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from connexion import AsyncApp
@@ -32,7 +34,7 @@ from mockyard.routing import ApiHooks, Runtime, load_module
 from mockyard.safety import AdminTokenMiddleware
 from mockyard.state import SandboxState
 from mockyard.state_api import load_schemas, state_routes
-from mockyard.store import open_store
+from mockyard.store import is_url, open_store
 from mockyard.validation import validator_map
 
 CONFIG_ENV = "MOCKYARD_SERVE_CONFIG"
@@ -139,7 +141,7 @@ def build(config: ServeConfig) -> Sandbox:
         cors_origins=config.cors_origins,
         journal_size=config.journal_size,
     )
-    journal = Journal(config.journal or f"{config.state}-requests", settings.journal_size)
+    journal = Journal(config.journal or _journal_file(config.state), settings.journal_size)
     fixtures = {name: h.fixture for name, h in hooks.items()}
     admin: ASGIApp = admin_app(
         state,
@@ -162,6 +164,14 @@ def build(config: ServeConfig) -> Sandbox:
     redactor = Redactor(*spec_credentials(merged))
     app = RecorderMiddleware(app, journal, redactor, skip_prefix=PREFIX + "/")
     return Sandbox(controls.ConnectionDropper(app), state, runtime, merged, journal, settings, fast)
+
+
+def _journal_file(state: str) -> str:
+    """Where the journal goes when `serve` names no place: next to a state file, or in a new
+    temporary directory for a database state (the journal stays with the instance)."""
+    if not is_url(state):
+        return f"{state}-requests"
+    return str(Path(tempfile.mkdtemp(prefix="mockyard-journal-")) / "requests.sqlite3")
 
 
 class _OperationBuiltOnce(AsyncOperation):

@@ -50,7 +50,11 @@ def binaries() -> Path:
         bindir = Path(candidate).resolve().parent
         if (bindir / "initdb").exists():
             return bindir
-    raise RuntimeError("no PostgreSQL server binaries: pip install pgserver (make test does)")
+    raise PostgresError("no PostgreSQL server binaries: pip install pgserver (make test does)")
+
+
+class PostgresError(RuntimeError):
+    """The throwaway server could not be found, set up or started."""
 
 
 class TempPostgres:
@@ -98,7 +102,7 @@ class TempPostgres:
         while not self._accepts():
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
-                raise RuntimeError(f"PostgreSQL did not start: {self.log_tail()}")
+                raise PostgresError(f"PostgreSQL did not start: {self.log_tail()}")
             time.sleep(0.05)
 
     def stop(self, *, remove: bool = True) -> None:
@@ -171,7 +175,7 @@ def _unprivileged() -> pwd.struct_passwd:
     try:
         return pwd.getpwnam(UNPRIVILEGED_USER)
     except KeyError as exc:
-        raise RuntimeError(
+        raise PostgresError(
             f"PostgreSQL cannot run as root and there is no {UNPRIVILEGED_USER!r}"
         ) from exc
 
