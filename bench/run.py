@@ -134,17 +134,16 @@ class Bench:
             rss = server.peak_rss_kib()
             master = servers.vm_hwm_kib(server.process.pid) if workers > 1 else None
             command = server.command
-        self._guard(label, warm, measured, stateful)
-        return {
-            "warmup": warm.as_dict(),
-            "measured": measured.as_dict()
-            | {"non_2xx": measured.non_2xx, "socket_errors": measured.socket_errors},
-            "peak_rss_kib": {str(pid): kib for pid, kib in rss.items()},
-            "master_peak_rss_kib": master,  # uvicorn's supervisor, which seeded the state
-            "server": command,
-            "wrk": wrk.command("URL", request_list, self.opts.duration, 0)[:-3],
-            "server_pinned": cpu_list is not None,
-        }
+        return (
+            self._figures(label, warm, measured, stateful)
+            | {
+                "peak_rss_kib": {str(pid): kib for pid, kib in rss.items()},
+                "master_peak_rss_kib": master,  # uvicorn's supervisor, which seeded the state
+                "server": command,
+                "wrk": wrk.command("URL", request_list, self.opts.duration, 0)[:-3],
+                "server_pinned": cpu_list is not None,
+            }
+        )
 
     def scenarios(self) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {"validate": {}, "pay": {}}
@@ -222,21 +221,17 @@ class Bench:
             )
             rss = {**first.peak_rss_kib(), **second.peak_rss_kib()}
             command = first.command
-        self._guard(label, warm, measured, stateful)
-        return {
-            "warmup": warm.as_dict(),
-            "measured": measured.as_dict()
-            | {"non_2xx": measured.non_2xx, "socket_errors": measured.socket_errors},
+        return self._figures(label, warm, measured, stateful) | {
             "peak_rss_kib": {str(pid): kib for pid, kib in rss.items()},
             "server": command,
             "wrk": [*wrk.command("URL", request_list, self.opts.duration, 0)[:-3], "(×2)"],
             "server_pinned": False,
         }
 
-    def _guard(
+    def _figures(
         self, label: str, warm: loadgen.WrkResult, measured: loadgen.WrkResult, stateful: bool
-    ) -> None:
-        """A run whose figures cannot be trusted is a failure of the whole bench."""
+    ) -> dict[str, Any]:
+        """A scenario's wrk figures; a run they show cannot be trusted fails the whole bench."""
         for phase, result in (("warm-up", warm), ("measured", measured)):
             if result.non_2xx or result.socket_errors:
                 self.failures.append(
@@ -247,6 +242,11 @@ class Bench:
                     f"{label}: the request list ran out ({result.wrapped} reused); "
                     "raise --pay-invoices"
                 )
+        return {
+            "warmup": warm.as_dict(),
+            "measured": measured.as_dict()
+            | {"non_2xx": measured.non_2xx, "socket_errors": measured.socket_errors},
+        }
 
     def _check_paid(self, backend: str, pays: list[dict[str, Any]], paid: int) -> None:
         """Every 200 of a pay must be an invoice marked paid in the state, and nothing more than
