@@ -50,18 +50,31 @@ def contention_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(
+    scope="module",
     params=[("sqlite", 1), ("sqlite", 2), ("postgresql", 1)],
     ids=["sqlite-1-worker", "sqlite-2-workers", "postgresql-2-instances"],
 )
-def contended(
-    request: pytest.FixtureRequest, contention_workspace: Path, tmp_path: Path
+def contended_sandbox(
+    request: pytest.FixtureRequest,
+    contention_workspace: Path,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[LiveSandbox]:
     backend, workers = request.param
     sandbox = backend_named(request, backend).start(
-        tmp_path, "--workers", str(workers), workspace=contention_workspace
+        tmp_path_factory.mktemp("contended"),
+        "--workers",
+        str(workers),
+        workspace=contention_workspace,
     )
     yield sandbox
     sandbox.stop()
+
+
+@pytest.fixture
+def contended(contended_sandbox: LiveSandbox) -> LiveSandbox:
+    """The contention sandbox, reset to its seed: one wallet, 25 unpaid invoices."""
+    contended_sandbox.reset()
+    return contended_sandbox
 
 
 def pay_all(sandbox: LiveSandbox, bodies: list[dict]) -> list[httpx.Response]:

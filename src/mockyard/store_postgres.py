@@ -5,15 +5,17 @@ serialisable (`Conflict`, handled by `Store.run`). Handlers are plain read-then-
 written without any notion of locks (any workspace's, not only ours): serialisable transactions
 keep them exactly as correct as SQLite's one-writer-at-a-time, with no list of rows to lock.
 Row locks (`SELECT ... FOR UPDATE`) would need each handler to name the rows it reads for
-writing, and locking every row a write transaction reads would queue every pay on the shared
-catalogue rows (the currencies). With SSI, pays of different invoices never wait for each other;
-two pays of one invoice both write it, so the second is aborted and rerun, and then sees it paid.
+writing, and locking every row a write transaction reads would queue every write on the shared
+catalogue rows every request reads. With SSI, writes to different records never wait for each
+other; of two transactions that read and write one record, the second is aborted and rerun,
+and then sees the first one's write (so the same money is never spent twice).
 Read-only attempts are REPEATABLE READ READ ONLY: one snapshot, never aborted.
 
 Round trips. BEGIN travels with the transaction's first statement, reads already made in it are
 answered from memory, and writes wait for the commit: they and COMMIT are one statement string.
-A pay is 4 round trips, not 8 (parameters are bound client-side, psycopg's `ClientCursor`, which
-is what lets statements share a round trip; measured here, that beat psycopg's pipeline mode).
+A typical write transaction is 4 round trips, not 8 (parameters are bound client-side, psycopg's
+`ClientCursor`, which lets statements share a round trip; measured here, that beat psycopg's
+pipeline mode).
 
 Seeding. The first instance seeds; an instance that starts meanwhile waits on an advisory lock
 and finds the seed there. A reset writes the seed row, which every running instance reads.
