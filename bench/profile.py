@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -62,7 +63,9 @@ class _TimedTransaction:
 
 def pay_profile(state: str, pays: Sequence[Request]) -> dict[str, Any]:
     """Mean µs per pay in each part, over `pays` (each a distinct payable invoice)."""
-    from mockyard.app import ServeConfig, build
+    with warnings.catch_warnings():  # Connexion imports starlette's test client, which warns
+        warnings.simplefilter("ignore")
+        from mockyard.app import ServeConfig, build
 
     sandbox = build(ServeConfig(workspace=str(ROOT), state=state))
     clock = _Clock()

@@ -9,6 +9,7 @@ documented 5xx answer, quickly, until it returns and the instances carry on with
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -19,10 +20,20 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import CHARGEBEE_AUTH, ROOT, apply_payments, free_port, start_sandbox
+from conftest import (
+    CHARGEBEE_AUTH,
+    ROOT,
+    apply_payments,
+    cargoextra_workspace,
+    free_port,
+    read_docs,
+    start_sandbox,
+)
 
+from mockyard.errors import WorkspaceError
 from mockyard.pgtemp import TempPostgres
 from mockyard.store import StateUnavailable, Store, Transaction, open_store, shown
+from mockyard.workspace import state_setting
 
 PAY = "/api/v1/billing/invoice/pay"
 CHARGEBEE_500 = "Sorry, something went wrong when trying to process the request"
@@ -246,3 +257,49 @@ def test_a_database_that_goes_away_gets_documented_5xx_and_instances_recover() -
 def test_a_store_reports_an_unreachable_database() -> None:
     with pytest.raises(StateUnavailable, match="cannot reach the state database"):
         open_store(f"postgresql://postgres@127.0.0.1:{free_port()}/nothing")
+
+
+def serve_until_healthy(workspace: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """`mockyard serve` with no --state, in environment `env`; running once healthy."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mockyard.cli", "serve", "-w", str(workspace), "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/__mockyard/health").status_code == 200:
+                return process
+        except httpx.TransportError:
+            time.sleep(0.1)
+    process.kill()
+    raise AssertionError("serve did not become healthy")
+
+
+def test_the_state_can_come_from_mockyard_yaml_or_the_environment(
+    postgres: TempPostgres, tmp_path: Path
+) -> None:
+    from_yaml, from_env = postgres.create_database("from_yaml"), postgres.create_database("env")
+    workspace = cargoextra_workspace(tmp_path / "ws", state=from_yaml)
+    environment = {k: v for k, v in os.environ.items() if k != "MOCKYARD_STATE"}
+    for env, database in (({}, from_yaml), ({"MOCKYARD_STATE": from_env}, from_env)):
+        process = serve_until_healthy(workspace, {**environment, **env})
+        try:
+            stored = read_docs(database, "cargoextra", "accounts")
+            assert ("cargoextra", "accounts", "sandbox-token") in stored
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+    assert read_docs(from_yaml) != {} and read_docs(from_env) != {}
+
+
+def test_a_state_file_in_mockyard_yaml_is_relative_to_the_workspace(tmp_path: Path) -> None:
+    (tmp_path / "mockyard.yaml").write_text("state: data/state.sqlite3\n")
+    assert state_setting(tmp_path) == str(tmp_path.resolve() / "data" / "state.sqlite3")
+    assert state_setting(tmp_path, ["spec.yaml"]) == ""  # spec files stand in for a workspace
+    (tmp_path / "mockyard.yaml").write_text("state: 7\n")
+    with pytest.raises(WorkspaceError, match="'state' must be"):
+        state_setting(tmp_path)

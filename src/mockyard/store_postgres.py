@@ -281,7 +281,8 @@ class PostgresTransaction(Transaction):
             (api, coll),
         ).fetchall()
         for key, body in rows:
-            yield key, json.loads(body)
+            self._bodies[api, coll, key] = body  # a later get of one of them is answered here
+        return ((key, json.loads(body)) for key, body in rows)
 
     def collections(self) -> dict[str, dict[str, int]]:
         self.flush()
