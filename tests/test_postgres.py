@@ -10,6 +10,8 @@ documented 5xx answer, quickly, until it returns and the instances carry on with
 from __future__ import annotations
 
 import os
+import pwd
+import shutil
 import subprocess
 import sys
 import threading
@@ -19,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 from conftest import (
     CHARGEBEE_AUTH,
@@ -30,6 +33,7 @@ from conftest import (
     start_sandbox,
 )
 
+from mockyard import pgtemp
 from mockyard.errors import WorkspaceError
 from mockyard.pgtemp import TempPostgres
 from mockyard.store import StateUnavailable, Store, Transaction, open_store, shown
@@ -303,3 +307,34 @@ def test_a_state_file_in_mockyard_yaml_is_relative_to_the_workspace(tmp_path: Pa
     (tmp_path / "mockyard.yaml").write_text("state: 7\n")
     with pytest.raises(WorkspaceError, match="'state' must be"):
         state_setting(tmp_path)
+
+
+def test_the_throwaway_server_runs_unprivileged_even_from_a_closed_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL refuses root: as root (CI) the server runs as `nobody`, and binaries in a
+    folder that user cannot enter (a checkout under /root) are copied where it can."""
+    install = pgtemp.binaries().parent
+    closed = tmp_path / "closed"
+    shutil.copytree(install, closed / install.parent.name / install.name, symlinks=True)
+    libs = install.parent.parent / f"{install.parent.name}.libs"
+    if libs.is_dir():
+        shutil.copytree(libs, closed / libs.name, symlinks=True)
+    closed.chmod(0o700)
+    monkeypatch.setattr(
+        pgtemp, "binaries", lambda: closed / install.parent.name / install.name / "bin"
+    )
+    server = pgtemp.TempPostgres(fsync=False)
+    try:
+        assert server.process is not None
+        owner = Path(f"/proc/{server.process.pid}").stat().st_uid
+        if os.geteuid() == 0:
+            assert owner == pwd.getpwnam(pgtemp.UNPRIVILEGED_USER).pw_uid
+            assert not server._bin.is_relative_to(closed)  # the copy, not the closed folder
+        else:
+            assert owner == os.geteuid()
+        with psycopg.connect(server.url()) as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+    finally:
+        server.stop()
+    assert not server.root.exists()

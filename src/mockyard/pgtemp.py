@@ -148,18 +148,26 @@ class TempPostgres:
         found = binaries()
         if self._user is None:
             return found
-        check = subprocess.run(
-            [str(found / "postgres"), "--version"], capture_output=True, **self._as_user()
-        )
-        if check.returncode == 0:
-            return found
-        install = self.root / "install"
-        for part in ("bin", "lib", "share"):
-            if (found.parent / part).is_dir():
-                shutil.copytree(found.parent / part, install / part, symlinks=True)
-        for folder in (self.root, install):
+        try:
+            check = subprocess.run(
+                [str(found / "postgres"), "--version"], capture_output=True, **self._as_user()
+            )
+            if check.returncode == 0:
+                return found
+        except PermissionError:  # a folder on the way is closed to the user
+            pass
+        # The wheel's binaries find their libraries at $ORIGIN/../../../pgserver.libs: the copy
+        # keeps both trees side by side.
+        install = found.parent
+        package = install.parent
+        copy = self.root / "install"
+        shutil.copytree(install, copy / package.name / install.name, symlinks=True)
+        libs = package.parent / f"{package.name}.libs"
+        if libs.is_dir():
+            shutil.copytree(libs, copy / libs.name, symlinks=True)
+        for folder in (self.root, copy, copy / package.name):
             folder.chmod(0o755)
-        return install / "bin"
+        return copy / package.name / install.name / found.name
 
 
 @contextlib.contextmanager
