@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,8 @@ class Wrk:
     threads: int = 2
     cpu_list: Sequence[int] | None = None
     timeout_s: int = 10
+    stride: int | None = None  # entries between a thread's requests [default: threads]; two
+    # wrk runs in parallel, each with one thread, stride 2 and offsets o and o + 1, share a list
 
     def command(self, url: str, request_list: Path, seconds: float, offset: int) -> list[str]:
         return [
@@ -102,10 +105,11 @@ class Wrk:
             "--",
             str(request_list),
             str(offset),
-            str(self.threads),
+            str(self.stride or self.threads),
         ]
 
     def run(self, url: str, request_list: Path, seconds: float, offset: int = 0) -> WrkResult:
+        """One wrk run against `url`, walking `request_list` from `offset`."""
         if shutil.which("wrk") is None:
             raise LoadError("wrk is not installed: `make bench` installs it (apt-get install wrk)")
         command = self.command(url, request_list, seconds, offset)
@@ -113,3 +117,44 @@ class Wrk:
         if done.returncode != 0:
             raise LoadError(f"{' '.join(command)} exited {done.returncode}:\n{done.stderr}")
         return parse(done.stdout)
+
+
+def run_parallel(
+    wrk: Wrk, urls: Sequence[str], request_list: Path, seconds: float, offset: int = 0
+) -> WrkResult:
+    """One wrk per URL at once (a server each), sharing one walk of `request_list`: run i takes
+    entries offset + i, offset + i + n, ... (`wrk.stride` must be n, with one thread each)."""
+    assert wrk.threads == 1 and wrk.stride == len(urls)
+    with ThreadPoolExecutor(len(urls)) as pool:
+        runs = list(
+            pool.map(
+                lambda i: wrk.run(urls[i], request_list, seconds, offset + i), range(len(urls))
+            )
+        )
+    return combined(runs)
+
+
+def combined(runs: Sequence[WrkResult]) -> WrkResult:
+    """Parallel runs as one: counts added, throughput over the longest run. wrk reports only
+    percentiles, which cannot be merged exactly: p90, p99 and max are the worst run's, p50 the
+    mean of the runs' medians."""
+    statuses: dict[int, int] = {}
+    errors: dict[str, int] = {}
+    for run in runs:
+        for status, n in run.statuses.items():
+            statuses[status] = statuses.get(status, 0) + n
+        for kind, n in run.errors.items():
+            errors[kind] = errors.get(kind, 0) + n
+    return WrkResult(
+        requests=sum(r.requests for r in runs),
+        duration_s=max(r.duration_s for r in runs),
+        p50_ms=sum(r.p50_ms for r in runs) / len(runs),
+        p90_ms=max(r.p90_ms for r in runs),
+        p99_ms=max(r.p99_ms for r in runs),
+        max_ms=max(r.max_ms for r in runs),
+        statuses=statuses,
+        errors=errors,
+        issued=sum(r.issued for r in runs),
+        wrapped=sum(r.wrapped for r in runs),
+        next_offset=max(r.next_offset for r in runs),
+    )

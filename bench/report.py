@@ -7,18 +7,20 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-MOCKYARD, CONNEXION, STARLETTE, TWO_WORKERS = (
+MOCKYARD, CONNEXION, STARLETTE, TWO_WORKERS, PG_TWO = (
     "mockyard",
     "connexion-mock",
     "starlette",
     "mockyard-2w",
+    "mockyard-pg-2i",
 )
-APPS = (STARLETTE, CONNEXION, MOCKYARD, TWO_WORKERS)
+APPS = (STARLETTE, CONNEXION, MOCKYARD, TWO_WORKERS, PG_TWO)
 LABELS = {
     STARLETTE: "starlette (ceiling)",
     CONNEXION: "connexion mock",
     MOCKYARD: "mockyard",
     TWO_WORKERS: "mockyard, 2 workers",
+    PG_TWO: "mockyard, 2 on PG",
 }
 OPERATIONS = ("validate", "pay")
 
@@ -86,6 +88,23 @@ def targets(results: Mapping[str, Any]) -> list[Target]:
                 f"{op}: 2 workers vs 1", ratio(results, op, TWO_WORKERS, MOCKYARD), 1.7, "×", True
             )
         )
+    pay_pg = results["scenarios"].get("pay", {}).get(PG_TWO)
+    out += [
+        Target(
+            "pay: 2 on PG vs 1 SQLite",
+            ratio(results, "pay", PG_TWO, MOCKYARD),
+            1.3,
+            "×",
+            True,
+        ),
+        Target(
+            "pay p99, 2 on PG",
+            pay_pg["measured"]["p99_ms"] if pay_pg else None,
+            20.0,
+            "ms",
+            False,
+        ),
+    ]
     rss = [results["rss_mb"][app] for app in (MOCKYARD, TWO_WORKERS) if app in results["rss_mb"]]
     out.append(Target("peak RSS per worker", max(rss, default=None), 150.0, "MB", False))
     out.append(Target("contract run", results["contract"].get("wall_s"), 60.0, "s", False))
@@ -123,6 +142,8 @@ def table(results: Mapping[str, Any]) -> str:
             extra = ""
             if app == TWO_WORKERS:
                 extra = f"   {_num(ratio(results, op, app, MOCKYARD), 2)}× one worker"
+            if app == PG_TWO:
+                extra = f"   {_num(ratio(results, op, app, MOCKYARD), 2)}× one on SQLite"
             lines.append(
                 f"{op + '  ' + LABELS[app]:<30}{_num(r['rps']):>10}{_num(r['p50_ms'], 2):>9}"
                 f"{_num(r['p99_ms'], 2):>9}{_num(cx, 2, '×'):>12}{_num(st, 2, '×'):>12}"
@@ -137,6 +158,7 @@ def table(results: Mapping[str, Any]) -> str:
         "peak RSS per worker (VmHWM): "
         + ", ".join(f"{LABELS[a]} {_num(v)} MB" for a, v in results["rss_mb"].items()),
         f"contract run: {results['contract']['summary']}",
+        *_profile_lines(results.get("pay_profile") or {}),
         "",
         "targets (issue 7)",
     ]
@@ -149,3 +171,19 @@ def table(results: Mapping[str, Any]) -> str:
     for failure in results["failures"]:
         lines.append(f"FAILED: {failure}")
     return "\n".join(lines)
+
+
+def _profile_lines(profile: Mapping[str, Any]) -> list[str]:
+    """Where one pay's time goes, per backend (see `bench.profile`)."""
+    if not profile:
+        return []
+    parts = next(iter(profile.values()))["parts_us"]
+    lines = [
+        "",
+        "one pay, in process, one at a time (µs):  "
+        + "  ".join(f"{name:>12}" for name in [*parts, "total"]),
+    ]
+    for backend, figures in profile.items():
+        cells = [*figures["parts_us"].values(), figures["total_us"]]
+        lines.append(f"  {backend:<39}" + "  ".join(f"{v:>12,.0f}" for v in cells))
+    return lines

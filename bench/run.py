@@ -6,7 +6,10 @@ Scenarios, each on a server started for it on a free 127.0.0.1 port and stopped 
   at start), Connexion's mock and bare Starlette, interleaved, median of `--cold-runs`;
 - validate and pay at 16 connections: bare Starlette, Connexion's mock, mockyard with one worker
   (server pinned to one CPU, wrk to another, when the machine has two), then mockyard with two
-  workers on one shared state (nothing pinned: the workers need both CPUs);
+  workers on one shared state (nothing pinned: the workers need both CPUs), then two mockyard
+  instances on one PostgreSQL database (a throwaway server), each loaded by its own wrk with
+  half the connections, as a load balancer would share them;
+- where a pay's time goes on each backend (`bench.profile`, in process, one pay at a time);
 - the peak RSS of every worker process, read from /proc at the end of each load scenario;
 - the wall time of `mockyard contract` against a fresh sandbox, when the command exists.
 
@@ -27,10 +30,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import loadgen, report, servers, workload
+from bench import loadgen, profile, report, servers, workload
 from bench.machine import describe_machine
-from bench.report import CONNEXION, MOCKYARD, STARLETTE, TWO_WORKERS
+from bench.report import CONNEXION, MOCKYARD, PG_TWO, STARLETTE, TWO_WORKERS
 from bench.servers import ROOT, App, Probe
+from mockyard import pgtemp
 
 RESULTS = ROOT / "bench" / "results" / "latest.json"
 
@@ -70,7 +74,8 @@ class Bench:
         )
         self.unpinned_wrk = loadgen.Wrk(connections=opts.connections, threads=self.wrk.threads)
         self.contract_cli = [sys.executable, "-m", "mockyard.cli"]
-        self.pay_check: dict[str, int] = {}
+        self.pay_check: dict[str, dict[str, int]] = {}
+        self.profile: dict[str, Any] = {}
 
     def prepare(self) -> None:
         """Request lists and the pay state, from the workspace's own records."""
@@ -89,6 +94,8 @@ class Bench:
         self.pay_count = workload.write_requests(self.pay_list, workload.pay_requests(payable))
         self.pay_state = self.scratch / "pay-state.sqlite3"
         workload.write_state(self.pay_state, scaled, _workspace_seed())
+        self.pay_records = scaled
+        self.pay_requests = workload.pay_requests(payable)
         self.pay_base = base
 
     def cold_starts(self) -> dict[str, Any]:
@@ -127,26 +134,16 @@ class Bench:
             rss = server.peak_rss_kib()
             master = servers.vm_hwm_kib(server.process.pid) if workers > 1 else None
             command = server.command
-        for phase, result in (("warm-up", warm), ("measured", measured)):
-            if result.non_2xx or result.socket_errors:
-                self.failures.append(
-                    f"{label}: {phase} run had statuses {result.statuses}, errors {result.errors}"
-                )
-            if stateful and result.wrapped:
-                self.failures.append(
-                    f"{label}: the request list ran out ({result.wrapped} reused); "
-                    "raise --pay-invoices"
-                )
-        return {
-            "warmup": warm.as_dict(),
-            "measured": measured.as_dict()
-            | {"non_2xx": measured.non_2xx, "socket_errors": measured.socket_errors},
-            "peak_rss_kib": {str(pid): kib for pid, kib in rss.items()},
-            "master_peak_rss_kib": master,  # uvicorn's supervisor, which seeded the state
-            "server": command,
-            "wrk": wrk.command("URL", request_list, self.opts.duration, 0)[:-3],
-            "server_pinned": cpu_list is not None,
-        }
+        return (
+            self._figures(label, warm, measured, stateful)
+            | {
+                "peak_rss_kib": {str(pid): kib for pid, kib in rss.items()},
+                "master_peak_rss_kib": master,  # uvicorn's supervisor, which seeded the state
+                "server": command,
+                "wrk": wrk.command("URL", request_list, self.opts.duration, 0)[:-3],
+                "server_pinned": cpu_list is not None,
+            }
+        )
 
     def scenarios(self) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {"validate": {}, "pay": {}}
@@ -177,21 +174,91 @@ class Bench:
             offset=p[MOCKYARD]["measured"]["next_offset"],
             stateful=True,
         )
-        self._check_paid(p, workload.paid_count(self.pay_state) - paid_before)
+        self._check_paid(
+            "sqlite",
+            [p[MOCKYARD], p[TWO_WORKERS]],
+            workload.paid_count(self.pay_state) - paid_before,
+        )
+        with pgtemp.temp_postgres() as pg:
+            v[PG_TWO] = self.two_instances(
+                "validate mockyard 2 instances on PostgreSQL",
+                pg.create_database("validate"),
+                self.validate_list,
+            )
+            pay_db = pg.create_database("pay")
+            workload.write_state(pay_db, self.pay_records, _workspace_seed())
+            paid_before = workload.paid_count(pay_db)
+            p[PG_TWO] = self.two_instances(
+                "pay mockyard 2 instances on PostgreSQL", pay_db, self.pay_list, stateful=True
+            )
+            self._check_paid("postgresql", [p[PG_TWO]], workload.paid_count(pay_db) - paid_before)
+            # The profile pays invoices the load runs left: from the end of the list.
+            pays = self.pay_requests[-2 * profile.PAYS :]
+            self.profile = {
+                "sqlite": profile.pay_profile(str(self.pay_state), pays[: profile.PAYS]),
+                "postgresql": profile.pay_profile(pay_db, pays[profile.PAYS :]),
+            }
+        for backend, figures in self.profile.items():
+            if figures["statuses"] != {"200": figures["pays"]}:
+                self.failures.append(f"pay profile on {backend}: statuses {figures['statuses']}")
         return out
 
-    def _check_paid(self, pay: dict[str, Any], paid: int) -> None:
+    def two_instances(
+        self, label: str, state: str, request_list: Path, *, stateful: bool = False
+    ) -> dict[str, Any]:
+        """Two `mockyard serve` on one PostgreSQL state, each loaded by a wrk of its own with
+        half the connections; both walk one request list (no entry used twice)."""
+        app = servers.mockyard(ROOT, "--state", state)
+        wrk = loadgen.Wrk(connections=max(1, self.opts.connections // 2), threads=1, stride=2)
+        with (
+            servers.running(app, self.scratch, self.probe) as first,
+            servers.running(app, self.scratch, self.probe) as second,
+        ):
+            urls = [first.url, second.url]
+            warm = loadgen.run_parallel(wrk, urls, request_list, self.opts.warmup)
+            measured = loadgen.run_parallel(
+                wrk, urls, request_list, self.opts.duration, warm.next_offset
+            )
+            rss = {**first.peak_rss_kib(), **second.peak_rss_kib()}
+            command = first.command
+        return self._figures(label, warm, measured, stateful) | {
+            "peak_rss_kib": {str(pid): kib for pid, kib in rss.items()},
+            "server": command,
+            "wrk": [*wrk.command("URL", request_list, self.opts.duration, 0)[:-3], "(×2)"],
+            "server_pinned": False,
+        }
+
+    def _figures(
+        self, label: str, warm: loadgen.WrkResult, measured: loadgen.WrkResult, stateful: bool
+    ) -> dict[str, Any]:
+        """A scenario's wrk figures; a run they show cannot be trusted fails the whole bench."""
+        for phase, result in (("warm-up", warm), ("measured", measured)):
+            if result.non_2xx or result.socket_errors:
+                self.failures.append(
+                    f"{label}: {phase} run had statuses {result.statuses}, errors {result.errors}"
+                )
+            if stateful and result.wrapped:
+                self.failures.append(
+                    f"{label}: the request list ran out ({result.wrapped} reused); "
+                    "raise --pay-invoices"
+                )
+        return {
+            "warmup": warm.as_dict(),
+            "measured": measured.as_dict()
+            | {"non_2xx": measured.non_2xx, "socket_errors": measured.socket_errors},
+        }
+
+    def _check_paid(self, backend: str, pays: list[dict[str, Any]], paid: int) -> None:
         """Every 200 of a pay must be an invoice marked paid in the state, and nothing more than
         what was sent may be: proof that each pay did real work."""
-        runs = [
-            pay[app][phase] for app in (MOCKYARD, TWO_WORKERS) for phase in ("warmup", "measured")
-        ]
+        runs = [pay[phase] for pay in pays for phase in ("warmup", "measured")]
         ok = sum(r["statuses"].get("200", 0) for r in runs)
         sent = sum(r["issued"] for r in runs)
-        self.pay_check = {"paid_in_state": paid, "answered_200": ok, "sent": sent}
+        self.pay_check[backend] = {"paid_in_state": paid, "answered_200": ok, "sent": sent}
         if not ok <= paid <= sent:
             self.failures.append(
-                f"pay: {paid} invoices paid in the state, {ok} answered 200, {sent} sent"
+                f"pay on {backend}: {paid} invoices paid in the state, {ok} answered 200, "
+                f"{sent} sent"
             )
 
     def contract(self) -> dict[str, Any]:
@@ -259,7 +326,12 @@ def main(argv: list[str] | None = None) -> int:
         results["scenarios"] = bench.scenarios()
         print("contract run …", flush=True)
         results["contract"] = bench.contract()
-    except (servers.ServerError, loadgen.LoadError, subprocess.SubprocessError) as exc:
+    except (
+        servers.ServerError,
+        loadgen.LoadError,
+        subprocess.SubprocessError,
+        pgtemp.PostgresError,
+    ) as exc:
         _keep_only_logs(scratch)
         print(f"bench failed: {exc}\nlogs kept in {scratch}", file=sys.stderr)
         return 1
@@ -281,6 +353,7 @@ def main(argv: list[str] | None = None) -> int:
         "wall_s": round(time.monotonic() - started, 1),
     }
     results["pay_check"] = bench.pay_check
+    results["pay_profile"] = bench.profile
     results["failures"] = bench.failures
     results["targets"] = [t.as_dict() for t in report.targets(results)]
     opts.json.parent.mkdir(parents=True, exist_ok=True)

@@ -167,19 +167,29 @@ def write_requests(path: Path, requests: Iterable[Request]) -> int:
     return len(lines)
 
 
-def write_state(path: Path, records: Mapping[str, Any], seed: int) -> None:
-    """Write a sandbox state file holding exactly `records`, with the engine's own store."""
-    from mockyard.store import Store  # the harness imports the engine only where it must
+def write_state(path: Path | str, records: Mapping[str, Any], seed: int) -> None:
+    """Write a sandbox state (a file, or a PostgreSQL URL) holding exactly `records`, with the
+    engine's own store."""
+    from mockyard.store import open_store  # the harness imports the engine only where it must
 
-    store = Store(path)
+    store = open_store(str(path))
     try:
         store.replace_all({API: records}, seed=seed)
     finally:
         store.close()
 
 
-def paid_count(state: Path) -> int:
-    """How many invoices a state file holds as paid."""
+def paid_count(state: Path | str) -> int:
+    """How many invoices a state (a file, or a PostgreSQL URL) holds as paid."""
+    if str(state).startswith("postgresql://"):
+        import psycopg
+
+        sql = (
+            "SELECT COUNT(*) FROM mockyard_docs WHERE api = %s AND coll = 'invoices' "
+            "AND body::jsonb->>'status' = 'paid'"
+        )
+        with psycopg.connect(str(state)) as pg:
+            return int(pg.execute(sql, (API,)).fetchone()[0])
     conn = sqlite3.connect(f"file:{state}?mode=ro", uri=True, timeout=30)
     try:
         sql = (

@@ -1,7 +1,13 @@
-"""Shared fixtures: a live sandbox on a free loopback port, and an in-process client."""
+"""Shared fixtures: a live sandbox on a free loopback port, and an in-process client.
+
+A live sandbox's state is a SQLite file or a database on the session's throwaway PostgreSQL
+server (`postgres`); `backend` parametrises a test over both, and on PostgreSQL it runs two
+`mockyard serve` instances on one database, as a team's shared sandbox does.
+"""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -30,6 +36,9 @@ with warnings.catch_warnings():  # starlette warns once, on import, that it pref
 
     from mockyard.app import ServeConfig, build
 
+from mockyard.pgtemp import TempPostgres
+from mockyard.store import is_url
+
 ROOT = Path(__file__).resolve().parent.parent
 # The startup cache (mockyard.cache) of this test run lives with the run, not in ~/.cache.
 os.environ.setdefault("MOCKYARD_CACHE_DIR", tempfile.mkdtemp(prefix="mockyard-test-cache-"))
@@ -44,12 +53,25 @@ def free_port() -> int:
 
 @dataclass
 class LiveSandbox:
-    """A `mockyard serve` process on 127.0.0.1; `url` is its base URL."""
+    """One or more `mockyard serve` instances on 127.0.0.1 sharing one state (a SQLite file or
+    a PostgreSQL URL). Each read of `url` names the next instance, round robin, as a load
+    balancer in front of them would; `urls` lists them all."""
 
-    url: str
-    process: subprocess.Popen[bytes]
-    state: Path
+    urls: list[str]
+    processes: list[subprocess.Popen[bytes]]
+    state: Path | str
     log: Path
+
+    def __post_init__(self) -> None:
+        self._turn = itertools.count()
+
+    @property
+    def url(self) -> str:
+        return self.urls[next(self._turn) % len(self.urls)]
+
+    @property
+    def process(self) -> subprocess.Popen[bytes]:
+        return self.processes[0]
 
     def client(self, token: str | None = "sandbox-token") -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -59,82 +81,173 @@ class LiveSandbox:
         httpx.post(f"{self.url}/__mockyard/reset", timeout=30).raise_for_status()
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(sig)
+        for process in self.processes:
             try:
-                self.process.wait(timeout=15)
+                process.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+                process.kill()
+                process.wait()
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
 
     def records(self, api: str, collection: str) -> dict[str, Any]:
-        """The API's stored records of one collection, read straight from the state file."""
-        rows = self._query(
-            "SELECT key, body FROM docs WHERE api = ? AND coll = ?", (api, collection)
-        )
-        return {key: json.loads(body) for key, body in rows}
+        """The API's stored records of one collection, read straight from the state."""
+        docs = read_docs(self.state, api, collection)
+        return {key: json.loads(body) for (_, _, key), body in docs.items()}
 
     def record(self, api: str, collection: str, key: object) -> Any:
         """One stored record, or None."""
-        rows = self._query(
-            "SELECT key, body FROM docs WHERE api = ? AND coll = ? AND key = ?",
-            (api, collection, str(key)),
-        )
-        return json.loads(rows[0][1]) if rows else None
+        body = read_docs(self.state, api, collection, str(key)).get((api, collection, str(key)))
+        return None if body is None else json.loads(body)
 
-    def _query(self, sql: str, args: tuple[object, ...]) -> list[tuple[str, str]]:
-        with closing(sqlite3.connect(f"file:{self.state}?mode=ro", uri=True)) as conn:
-            return conn.execute(sql, args).fetchall()
+
+def read_docs(
+    state: Path | str, api: str | None = None, coll: str | None = None, key: str | None = None
+) -> dict[tuple[str, str, str], str]:
+    """(api, collection, key) -> stored JSON text, read straight from the state (a SQLite file
+    or a PostgreSQL database), optionally only one API, collection or record."""
+    where = " AND ".join(
+        f"{column} = ?" for column, value in (("api", api), ("coll", coll), ("key", key)) if value
+    )
+    args = [value for value in (api, coll, key) if value]
+    if is_url(str(state)):
+        import psycopg
+
+        sql = f"SELECT api, coll, key, body FROM mockyard_docs WHERE {where or 'true'}"
+        with psycopg.connect(str(state)) as conn:
+            rows = conn.execute(sql.replace("?", "%s"), args).fetchall()
+    else:
+        sql = f"SELECT api, coll, key, body FROM docs WHERE {where or '1'}"
+        with closing(sqlite3.connect(f"file:{state}?mode=ro", uri=True, timeout=30)) as conn:
+            rows = conn.execute(sql, args).fetchall()
+    return {(a, c, k): body for a, c, k, body in rows}
 
 
 def start_sandbox(
-    state: Path, *extra: str, workspace: Path = ROOT, admin_token: str | None = None
+    state: Path | str,
+    *extra: str,
+    workspace: Path = ROOT,
+    admin_token: str | None = None,
+    instances: int = 1,
 ) -> LiveSandbox:
-    """Start `mockyard serve` on a free port and wait until /__mockyard/health answers."""
-    port = free_port()
-    cmd = [
-        sys.executable,
-        "-m",
-        "mockyard.cli",
-        "serve",
-        "--workspace",
-        str(workspace),
-        "--port",
-        str(port),
-        "--state",
-        str(state),
-        *extra,
-        *(["--admin-token", admin_token] if admin_token else []),
-    ]
-    log = state.with_suffix(".log")
-    with log.open("ab") as out:  # the child keeps its own copy of the descriptor
-        process = subprocess.Popen(
-            cmd, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"}
-        )
-    sandbox = LiveSandbox(f"http://127.0.0.1:{port}", process, state, log)
+    """Start `instances` `mockyard serve` processes on one state, each on a free port, all at
+    once (so they race to seed it), and wait until every /__mockyard/health answers."""
+    ports = [free_port() for _ in range(instances)]
+    log = (
+        Path(tempfile.mkdtemp(prefix="mockyard-log-")) / "sandbox.log"
+        if is_url(str(state))
+        else Path(state).with_suffix(".log")
+    )
+    processes = []
+    for port in ports:
+        cmd = [
+            sys.executable,
+            "-m",
+            "mockyard.cli",
+            "serve",
+            "--workspace",
+            str(workspace),
+            "--port",
+            str(port),
+            "--state",
+            str(state),
+            *extra,
+            *(["--admin-token", admin_token] if admin_token else []),
+        ]
+        with log.open("ab") as out:  # the child keeps its own copy of the descriptor
+            processes.append(
+                subprocess.Popen(
+                    cmd,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                )
+            )
+    sandbox = LiveSandbox([f"http://127.0.0.1:{port}" for port in ports], processes, state, log)
+    headers = {"Authorization": f"Bearer {admin_token}"} if admin_token else {}
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    waiting = list(zip(sandbox.urls, processes, strict=True))
+    while waiting and time.monotonic() < deadline:
+        url, process = waiting[0]
         if process.poll() is not None:
+            sandbox.stop(signal.SIGKILL)
             raise RuntimeError(f"sandbox exited: {sandbox.log_text()}")
         try:
-            headers = {"Authorization": f"Bearer {admin_token}"} if admin_token else {}
-            health = httpx.get(f"{sandbox.url}/__mockyard/health", headers=headers, timeout=1)
+            health = httpx.get(f"{url}/__mockyard/health", headers=headers, timeout=1)
             if health.status_code == 200:
-                return sandbox
+                waiting.pop(0)
+                continue
         except httpx.TransportError:
             pass
         time.sleep(0.1)
-    sandbox.stop(signal.SIGKILL)
-    raise RuntimeError("sandbox did not answer within 60 s")
+    if waiting:
+        sandbox.stop(signal.SIGKILL)
+        raise RuntimeError("sandbox did not answer within 60 s")
+    return sandbox
+
+
+# --- backends: SQLite, and PostgreSQL with two instances ------------------------------------------
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[TempPostgres]:
+    """A throwaway PostgreSQL server for the session (on a free loopback port)."""
+    server = TempPostgres(fsync=False)  # tests never crash the server itself
+    yield server
+    server.stop()
+
+
+@dataclass
+class Backend:
+    """Where a test's state lives, and how many instances serve it."""
+
+    name: str
+    server: TempPostgres | None = None
+    instances: int = 1
+
+    def state(self, folder: Path) -> Path | str:
+        """A new, empty state: a file in `folder`, or a new database."""
+        if self.server is None:
+            return folder / "state.sqlite3"
+        return self.server.create_database(f"t{next(_databases)}")
+
+    def start(self, folder: Path, *extra: str, **options: Any) -> LiveSandbox:
+        return start_sandbox(self.state(folder), *extra, instances=self.instances, **options)
+
+
+_databases = itertools.count(1)
+
+
+def backend_named(request: pytest.FixtureRequest, name: str) -> Backend:
+    if name == "sqlite":
+        return Backend("sqlite")
+    return Backend("postgresql", request.getfixturevalue("postgres"), instances=2)
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> Backend:
+    """SQLite (one instance), or PostgreSQL (two instances on one database)."""
+    return backend_named(request, request.param)
 
 
 @pytest.fixture(scope="session")
 def live_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSandbox]:
     """One strict (response-validating) sandbox process for the session."""
     sandbox = start_sandbox(tmp_path_factory.mktemp("live") / "state.sqlite3", "--strict")
+    yield sandbox
+    sandbox.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_live_sandbox(postgres: TempPostgres) -> Iterator[LiveSandbox]:
+    """Two strict sandbox instances on one PostgreSQL database, for the session."""
+    sandbox = start_sandbox(postgres.create_database("live"), "--strict", instances=2)
     yield sandbox
     sandbox.stop()
 
@@ -146,14 +259,19 @@ def sandbox(live_sandbox: LiveSandbox) -> LiveSandbox:
     return live_sandbox
 
 
-def snapshot(state: Path) -> dict[tuple[str, str, str], str]:
-    """Every business document in a state file (rate-limit bookkeeping excluded)."""
-    conn = sqlite3.connect(f"file:{state}?mode=ro", uri=True, timeout=30)
-    try:
-        rows = conn.execute("SELECT api, coll, key, body FROM docs WHERE api != '_mockyard'")
-        return {(api, coll, key): body for api, coll, key, body in rows}
-    finally:
-        conn.close()
+@pytest.fixture(params=BACKENDS)
+def sandbox_on(request: pytest.FixtureRequest) -> LiveSandbox:
+    """A live strict sandbox, freshly reseeded: one instance on SQLite, or two on PostgreSQL."""
+    live = request.getfixturevalue(
+        "live_sandbox" if request.param == "sqlite" else "pg_live_sandbox"
+    )
+    live.reset()
+    return live
+
+
+def snapshot(state: Path | str) -> dict[tuple[str, str, str], str]:
+    """Every business document in a state (rate-limit bookkeeping excluded)."""
+    return {name: body for name, body in read_docs(state).items() if name[0] != "_mockyard"}
 
 
 def wallet_workspace(root: Path, invoices: dict[int, float], wallet: float) -> Path:

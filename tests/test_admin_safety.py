@@ -100,7 +100,7 @@ def test_the_token_can_come_from_the_environment(
 ) -> None:
     captured = {}
 
-    def stop_after_config(config: object) -> None:
+    def stop_after_config(config: object, *_: object) -> None:
         captured["config"] = config
         raise SystemExit(0)  # before anything is built or bound
 

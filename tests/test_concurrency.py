@@ -1,11 +1,11 @@
-"""Concurrent payments never overspend, with one worker or two: the ledgers add up after every
-run (sum of debits = sum of balance changes, no negative balance, no double payment; see
-`ledgers`).
+"""Concurrent payments never overspend, with one worker or two, or two instances on one
+PostgreSQL database: the ledgers add up after every run (sum of debits = sum of balance
+changes, no negative balance, no double payment; see `ledgers`).
 
 CargoExtra pays and part-payments run on a workspace made for contention: the real spec and
 handlers, one wallet of 10,000 NGN and 25 unpaid invoices of 1,000 NGN, so exactly ten full pays
 can succeed. InvoiceXpress partial payments and Chargebee applications run on the real workspace
-with two worker processes sharing one state file.
+with two worker processes sharing one state file, and with two instances on one database.
 """
 
 from __future__ import annotations
@@ -20,10 +20,21 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import ROOT, LiveSandbox, apply_payments, snapshot, start_sandbox, wallet_workspace
+from conftest import (
+    BACKENDS,
+    ROOT,
+    LiveSandbox,
+    apply_payments,
+    backend_named,
+    snapshot,
+    start_sandbox,
+    wallet_workspace,
+)
 from ledgers import cargoextra_problems, chargebee_problems, invoicexpress_problems, records
 
 from mockyard import fixtures, workspace
+
+pytestmark = pytest.mark.slow
 
 PAY = "/api/v1/billing/invoice/pay"
 PART = "/api/v1/billing/invoice/part-process"
@@ -38,15 +49,32 @@ def contention_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
 
 
-@pytest.fixture(params=[1, 2], ids=["1-worker", "2-workers"])
-def contended(
-    request: pytest.FixtureRequest, contention_workspace: Path, tmp_path: Path
+@pytest.fixture(
+    scope="module",
+    params=[("sqlite", 1), ("sqlite", 2), ("postgresql", 1)],
+    ids=["sqlite-1-worker", "sqlite-2-workers", "postgresql-2-instances"],
+)
+def contended_sandbox(
+    request: pytest.FixtureRequest,
+    contention_workspace: Path,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[LiveSandbox]:
-    sandbox = start_sandbox(
-        tmp_path / "state.sqlite3", "--workers", str(request.param), workspace=contention_workspace
+    backend, workers = request.param
+    sandbox = backend_named(request, backend).start(
+        tmp_path_factory.mktemp("contended"),
+        "--workers",
+        str(workers),
+        workspace=contention_workspace,
     )
     yield sandbox
     sandbox.stop()
+
+
+@pytest.fixture
+def contended(contended_sandbox: LiveSandbox) -> LiveSandbox:
+    """The contention sandbox, reset to its seed: one wallet, 25 unpaid invoices."""
+    contended_sandbox.reset()
+    return contended_sandbox
 
 
 def pay_all(sandbox: LiveSandbox, bodies: list[dict]) -> list[httpx.Response]:
@@ -86,18 +114,21 @@ def test_concurrent_pays_of_one_invoice_pay_it_once(contended: LiveSandbox) -> N
 def test_every_worker_sees_a_payment_at_once(contended: LiveSandbox) -> None:
     with contended.client() as client:
         assert client.post(PAY, json={"invoice": 300002, "currency": "NGN"}).status_code == 200
-        params = {
-            "invoiceNo": 300002,
-            "amount": 1000,
-            "currencyPaid": "642f1a3e9b1e8a0012345678",
-            "type": "confirm",
-            "processor": "paystack",
-            "partPaymentFromWalletBalanceBefore": 0,
-            "partPaymentFromWalletBalanceCurrent": 0,
-        }
-        verdicts = [
-            client.get(VALIDATE, params=params, headers={"Connection": "close"}) for _ in range(20)
-        ]
+    params = {
+        "invoiceNo": 300002,
+        "amount": 1000,
+        "currencyPaid": "642f1a3e9b1e8a0012345678",
+        "type": "confirm",
+        "processor": "paystack",
+        "partPaymentFromWalletBalanceBefore": 0,
+        "partPaymentFromWalletBalanceCurrent": 0,
+    }
+    headers = {"Authorization": "Bearer sandbox-token", "Connection": "close"}
+    verdicts = [  # new connections spread over the workers; every instance is asked
+        httpx.get(f"{url}{VALIDATE}", params=params, headers=headers)
+        for url in contended.urls
+        for _ in range(20)
+    ]
     assert {v.json()["verStatus"] for v in verdicts} == {False}
 
 
@@ -192,11 +223,15 @@ def test_concurrent_part_payments_never_overspend(contended: LiveSandbox) -> Non
 # --- InvoiceXpress and Chargebee with two workers on one state -----------------------------------
 
 
-@pytest.fixture(scope="module")
-def two_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSandbox]:
-    """The real workspace served by two worker processes sharing one state file."""
-    state = tmp_path_factory.mktemp("two-workers") / "state.sqlite3"
-    sandbox = start_sandbox(state, "--workers", "2")
+@pytest.fixture(scope="module", params=BACKENDS, ids=["sqlite-2-workers", "postgresql-2-instances"])
+def two_workers(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveSandbox]:
+    """The real workspace served by two worker processes sharing one state file, or by two
+    instances sharing one database."""
+    backend = backend_named(request, request.param)
+    workers = ["--workers", "2"] if backend.name == "sqlite" else []
+    sandbox = backend.start(tmp_path_factory.mktemp("two-workers"), *workers)
     yield sandbox
     sandbox.stop()
 

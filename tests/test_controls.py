@@ -364,7 +364,7 @@ def test_a_registered_control_action_answers_before_the_handler(tmp_path: Path) 
 def test_serve_flags_reach_the_sandbox_config(monkeypatch: pytest.MonkeyPatch) -> None:
     configs = []
 
-    def stop_after_config(config: object) -> None:
+    def stop_after_config(config: object, *_: object) -> None:
         configs.append(config)
         raise SystemExit(0)  # before anything is built or bound
 

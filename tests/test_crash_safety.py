@@ -1,8 +1,9 @@
 """A crash never loses an acknowledged payment, and never leaves one half-applied.
 
-The sandbox runs on a state file under a concurrent pay load and is killed with SIGKILL mid-load,
-then restarted on the same file, several times over. After each restart every payment that was
-acknowledged with 200 is there, and the wallet was debited exactly once per paid invoice.
+The sandbox runs on a state file (or two instances on one PostgreSQL database) under a concurrent
+pay load and is killed with SIGKILL mid-load, then restarted on the same state, several times
+over. After each restart every payment that was acknowledged with 200 is there, and the wallet
+was debited exactly once per paid invoice.
 
 The same holds for the other APIs' money: InvoiceXpress receipts and Chargebee applications,
 killed mid-load together, leave every acknowledged receipt and application stored and the
@@ -20,10 +21,21 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-from conftest import ROOT, LiveSandbox, apply_payments, snapshot, start_sandbox, wallet_workspace
+import pytest
+from conftest import (
+    ROOT,
+    Backend,
+    LiveSandbox,
+    apply_payments,
+    snapshot,
+    start_sandbox,
+    wallet_workspace,
+)
 from ledgers import chargebee_problems, invoicexpress_problems, records
 
 from mockyard import fixtures, workspace
+
+pytestmark = [pytest.mark.slow, pytest.mark.reliability]
 
 PAY = "/api/v1/billing/invoice/pay"
 WALLET = 1_000_000
@@ -31,7 +43,7 @@ INVOICES = {n: 1000 + n % 7 for n in range(400001, 400301)}  # distinct totals c
 ROUNDS = 4
 
 
-def ledger(state: Path) -> tuple[float, dict[int, dict]]:
+def ledger(state: Path | str) -> tuple[float, dict[int, dict]]:
     docs = snapshot(state)
     account = json.loads(docs[("cargoextra", "accounts", "sandbox-token")])
     invoices = {
@@ -74,13 +86,13 @@ def kill_mid_load(
         lane.join(timeout=30)
 
 
-def test_sigkill_mid_load_loses_no_acknowledged_payment(tmp_path: Path) -> None:
+def test_sigkill_mid_load_loses_no_acknowledged_payment(tmp_path: Path, backend: Backend) -> None:
     workspace = wallet_workspace(tmp_path / "ws", INVOICES, wallet=WALLET)
-    state = tmp_path / "state.sqlite3"
+    state = backend.state(tmp_path)
     acknowledged: list[int] = []
     remaining = sorted(INVOICES)
     for _ in range(ROUNDS):
-        sandbox = start_sandbox(state, workspace=workspace)
+        sandbox = start_sandbox(state, workspace=workspace, instances=backend.instances)
         acked: list[int] = []
         stop = threading.Event()
         lanes = [remaining[i::6] for i in range(6)]
@@ -98,7 +110,7 @@ def test_sigkill_mid_load_loses_no_acknowledged_payment(tmp_path: Path) -> None:
         assert all(invoices[n]["paidFromWallet"] == INVOICES[n] for n in paid)
         remaining = [n for n in remaining if n not in paid]
 
-    restarted = start_sandbox(state, workspace=workspace)
+    restarted = start_sandbox(state, workspace=workspace, instances=backend.instances)
     try:
         with restarted.client() as client:
             again = client.post(PAY, json={"invoice": acknowledged[0], "currency": "NGN"})
@@ -149,7 +161,9 @@ def both_apis_acknowledged(acked: list) -> bool:
     return min(kinds.count("invoicexpress"), kinds.count("chargebee")) >= 15
 
 
-def test_sigkill_mid_load_loses_no_receipt_and_no_application(tmp_path: Path) -> None:
+def test_sigkill_mid_load_loses_no_receipt_and_no_application(
+    tmp_path: Path, backend: Backend
+) -> None:
     ws = workspace.load(ROOT)
     data = {api.name: fixtures.build(workspace.read_yaml(api.fixtures), ws.seed) for api in ws.apis}
     documents = [
@@ -166,11 +180,11 @@ def test_sigkill_mid_load_loses_no_receipt_and_no_application(tmp_path: Path) ->
         for invoice in payable
         if invoice["customer_id"] == txn["customer_id"]
     ]
-    state = tmp_path / "state.sqlite3"
+    state = backend.state(tmp_path)
     initial = None
     acknowledged: list = []
     for round_ in range(3):
-        sandbox = start_sandbox(state)
+        sandbox = start_sandbox(state, instances=backend.instances)
         initial = initial or snapshot(state)
         acked: list = []
         stop = threading.Event()
@@ -202,7 +216,7 @@ def test_sigkill_mid_load_loses_no_receipt_and_no_application(tmp_path: Path) ->
                 kept = stored_invoices[key]["linked_payments"]
                 assert all(link in kept for link in answer["linked_payments"])
 
-    restarted = start_sandbox(state)
+    restarted = start_sandbox(state, instances=backend.instances)
     try:
         _, document, _, _ = next(a for a in acknowledged if a[0] == "invoicexpress")
         again = httpx.post(

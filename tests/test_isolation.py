@@ -9,6 +9,8 @@ tenants are the customers and clients inside it: a Chargebee customer's excess p
 another customer's invoice is refused (`param_wrong_value`) and no applied invoice shows another
 customer; an InvoiceXpress receipt shows only the paid document's client. Both sweep the catalogue
 and the bulk data. A guard test fails if a second account's key appears without scoping.
+
+Every sweep runs on both backends: SQLite, and two instances on one PostgreSQL database.
 """
 
 from __future__ import annotations
@@ -22,6 +24,13 @@ from ledgers import chargebee_problems
 from ledgers import records as stored
 
 from mockyard import fixtures, workspace
+
+
+@pytest.fixture
+def sandbox(sandbox_on: LiveSandbox) -> LiveSandbox:
+    """Each sweep on both backends (see `conftest.sandbox_on`)."""
+    return sandbox_on
+
 
 VALIDATE = "/api/v1/billing/invoice/validate"
 PART = "/api/v1/billing/invoice/part-process"

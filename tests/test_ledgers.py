@@ -1,25 +1,41 @@
-"""The ledger checks themselves catch overspending, negative balances and double payments."""
+"""The ledger checks themselves catch overspending, negative balances and double payments.
+
+They read states as each backend stores them: the seeded records are written through the store
+(SQLite, or PostgreSQL) and read back the way the guarantee tests read them."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, Backend, snapshot
 from ledgers import cargoextra_problems, chargebee_problems, invoicexpress_problems
 
 from mockyard import fixtures, workspace
+from mockyard.store import open_store
 
 
 @pytest.fixture(scope="module")
-def seeded() -> dict[tuple[str, str, str], str]:
+def built() -> dict[str, Any]:
     ws = workspace.load(ROOT)
-    state = {}
-    for api in ws.apis:
-        for coll, docs in fixtures.build(workspace.read_yaml(api.fixtures), ws.seed).items():
-            for key, doc in docs.items():
-                state[(api.name, coll, key)] = json.dumps(doc)
+    return {api.name: fixtures.build(workspace.read_yaml(api.fixtures), ws.seed) for api in ws.apis}
+
+
+@pytest.fixture
+def seeded(
+    built: dict[str, Any], backend: Backend, tmp_path: Path
+) -> dict[tuple[str, str, str], str]:
+    """The seeded state as `backend` stores it."""
+    location = backend.state(tmp_path)
+    store = open_store(str(location))
+    try:
+        store.replace_all(built, seed=1)
+    finally:
+        store.close()
+    state = snapshot(location)
+    assert len(state) == sum(len(docs) for colls in built.values() for docs in colls.values())
     return state
 
 

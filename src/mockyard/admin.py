@@ -1,5 +1,8 @@
 """The sandbox's own endpoints under /__mockyard/: health and reset, plus the routes other
-modules contribute (the request journal, the state API)."""
+modules contribute (the request journal, the state API).
+
+Health reads the state, so a load balancer takes an instance whose database is away out of
+rotation (503); every admin route answers 503 in JSON while the state is unavailable."""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
+from mockyard.errors import StateUnavailable
 from mockyard.state import SandboxState
 
 PREFIX = "/__mockyard"
@@ -20,9 +24,13 @@ PREFIX = "/__mockyard"
 
 def admin_app(state: SandboxState, routes: Sequence[BaseRoute] = ()) -> Starlette:
     async def health(_: Request) -> JSONResponse:
+        seed = state.store.run(lambda tx: tx.seed(), write=False)
         return JSONResponse(
-            {"status": "ok", "apis": sorted(state.apis), "seed": state.seed, "worker": os.getpid()}
+            {"status": "ok", "apis": sorted(state.apis), "seed": seed, "worker": os.getpid()}
         )
+
+    async def unavailable(_: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"status": "unavailable", "error": str(exc)}, 503, {"Retry-After": "1"})
 
     async def reset(request: Request) -> JSONResponse:
         options: dict[str, Any] = {}
@@ -43,5 +51,6 @@ def admin_app(state: SandboxState, routes: Sequence[BaseRoute] = ()) -> Starlett
             Route(f"{PREFIX}/health", health, methods=["GET"]),
             Route(f"{PREFIX}/reset", reset, methods=["POST"]),
             *routes,
-        ]
+        ],
+        exception_handlers={StateUnavailable: unavailable},
     )

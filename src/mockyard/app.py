@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,7 +49,7 @@ from mockyard.runtime import Runtime
 from mockyard.safety import AdminTokenMiddleware
 from mockyard.state import SandboxState
 from mockyard.state_api import load_schemas, state_routes
-from mockyard.store import Store
+from mockyard.store import is_url, open_store
 
 CONFIG_ENV = "MOCKYARD_SERVE_CONFIG"
 
@@ -100,15 +101,16 @@ class Sandbox:
         return self.workspace.merged
 
 
-def build(config: ServeConfig) -> Sandbox:
-    """Load the workspace, seed the state if it is empty, and assemble the pipeline."""
-    ws = served_workspace(config)
+def build(config: ServeConfig, ws: workspace.Workspace | None = None) -> Sandbox:
+    """Load the workspace (unless `ws` is the one `config` names, already loaded), seed the
+    state if it is empty, and assemble the pipeline."""
+    ws = ws or served_workspace(config)
     merged, index = ws.merged, ws.index
     fixture_files = {s.name: (s.fixtures, ws.fixtures[s.name]) for s in ws.apis}
 
     if not config.state:
-        raise WorkspaceError("a state file is required (ServeConfig.state)")
-    store = Store(Path(config.state), synchronous="FULL" if config.durable else "NORMAL")
+        raise WorkspaceError("a state file or database URL is required (ServeConfig.state)")
+    store = open_store(config.state, durable=config.durable)
     seed = config.seed if config.seed is not None else ws.seed
     state = SandboxState(store, fixture_files, seed)
     if config.reload:  # the fixtures may have changed since the last start
@@ -131,7 +133,7 @@ def build(config: ServeConfig) -> Sandbox:
         cors_origins=config.cors_origins,
         journal_size=config.journal_size,
     )
-    journal = Journal(config.journal or f"{config.state}-requests", settings.journal_size)
+    journal = Journal(config.journal or _journal_file(config.state), settings.journal_size)
     admin: ASGIApp = admin_app(
         state,
         [
@@ -164,6 +166,14 @@ def build(config: ServeConfig) -> Sandbox:
     for step in reversed(pipeline):
         app = step.cls(app, *step.args, **step.kwargs)
     return Sandbox(app, ws, state, runtime, journal, settings, reader)
+
+
+def _journal_file(state: str) -> str:
+    """Where the journal goes when `serve` names no place: next to a state file, or in a new
+    temporary directory for a database state (the journal stays with the instance)."""
+    if not is_url(state):
+        return f"{state}-requests"
+    return str(Path(tempfile.mkdtemp(prefix="mockyard-journal-")) / "requests.sqlite3")
 
 
 def served_workspace(config: ServeConfig) -> workspace.Workspace:

@@ -33,7 +33,7 @@ from mockyard.asgi_scope import header, query_pairs
 from mockyard.errors import ApiError, Deferred, RateLimited, RequestRefused, Unauthorized
 from mockyard.operations import Operation, Scheme, match_of
 from mockyard.runtime import Runtime
-from mockyard.store import ApiStore
+from mockyard.store import ApiStore, Transaction
 from mockyard.types import Credentials, Principal
 
 CALLER_KEY = "mockyard.caller"
@@ -196,8 +196,9 @@ def identify(runtime: Runtime, api: str, caller: Presented, store: ApiStore) -> 
 
 def authenticate(runtime: Runtime, api: str, caller: Presented) -> Principal | None:
     """`identify` in a transaction of its own, then the principal's rate limit counted."""
-    with runtime.store.transaction(write=False) as tx:
-        principal = identify(runtime, api, caller, tx.api(api))
+    principal = runtime.store.run(
+        lambda tx: identify(runtime, api, caller, tx.api(api)), write=False
+    )
     if principal is not None and principal.rate_limit is not None:
         count_request(runtime, api, principal)
     return principal
@@ -209,12 +210,15 @@ def count_request(runtime: Runtime, api: str, principal: Principal) -> None:
     assert limit is not None
     now = runtime.clock().timestamp()
     key = f"{api}:{principal.id}"
-    with runtime.store.transaction(write=True) as tx:
+
+    def count(tx: Transaction) -> None:
         window = tx.get(RATE_LIMIT_API, RATE_LIMIT_COLLECTION, key) or {"hits": []}
         hits = [t for t in window["hits"] if t > now - limit.per_seconds]
         if len(hits) >= limit.requests:
             raise RateLimited(max(1, int(hits[0] + limit.per_seconds - now + 0.999)))
         tx.put(RATE_LIMIT_API, RATE_LIMIT_COLLECTION, key, {"hits": [*hits, now]})
+
+    runtime.store.run(count, write=True)
 
 
 def _verdict(

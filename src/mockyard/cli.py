@@ -27,6 +27,7 @@ from mockyard.fixtures import build as build_fixtures  # noqa: E402
 from mockyard.logs import log_config  # noqa: E402
 from mockyard.safety import check_exposure  # noqa: E402
 from mockyard.specs import operations  # noqa: E402
+from mockyard.store import normalised, shown  # noqa: E402
 from mockyard.workspace import WATCHED_FILES, watched_dirs  # noqa: E402
 
 _WORKSPACE = click.option(
@@ -87,8 +88,9 @@ def main() -> None:
 @click.option("--seed", type=int, help="Faker seed for the bulk data [default: mockyard.yaml's].")
 @click.option(
     "--state",
-    type=click.Path(dir_okay=False),
-    help="SQLite file that keeps state across restarts [default: a fresh temporary file].",
+    envvar="MOCKYARD_STATE",
+    help="Where the state lives: a SQLite file kept across restarts, or postgresql://USER@HOST"
+    ":PORT/DB, shared by every instance on it [default: mockyard.yaml's, or a fresh temp file].",
 )
 @click.option(
     "--workers",
@@ -159,16 +161,19 @@ def serve(
         raise click.UsageError("--reload runs one worker; drop --workers")
     check_exposure(host, admin_token)  # before anything binds or builds
     scratch = _scratch_dir()
+    specs = tuple(str(Path(s).resolve()) for s in spec_files)
+    ws = served_workspace(ServeConfig(workspace=workspace, specs=specs))  # loaded once, here
+    state = state or ws.state
     if not state:
         state = str(Path(tempfile.mkdtemp(prefix="mockyard-")) / "state.sqlite3")
         atexit.register(shutil.rmtree, Path(state).parent, ignore_errors=True)
     config = ServeConfig(
         workspace=workspace,
-        state=str(Path(state).resolve()),
+        state=normalised(state),
         seed=seed,
         strict=strict,
         durable=durable,
-        specs=tuple(str(Path(s).resolve()) for s in spec_files),
+        specs=specs,
         reload=reload,
         latency=latency,
         cors_origins=[] if no_cors else (list(cors_origins) or None),
@@ -176,9 +181,8 @@ def serve(
         journal_size=journal_size,
         admin_token=admin_token or "",
     )
-    sandbox = build(config)  # seeds the state once, before any worker starts
-    ws = sandbox.workspace
-    _banner(sandbox, host, port, state, bool(admin_token))
+    sandbox = build(config, ws)  # seeds the state once, before any worker starts
+    _banner(sandbox, host, port, shown(state), bool(admin_token))
     logging = log_config(quiet)
     # uvicorn re-raises SIGTERM after a graceful shutdown; exit normally so temp files go too.
     signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))

@@ -46,6 +46,7 @@ from mockyard.errors import ApiError, DropConnection, InjectedFault, WorkspaceEr
 from mockyard.operations import match_of
 from mockyard.responses import asgi_response
 from mockyard.runtime import Runtime
+from mockyard.store import Transaction
 
 DEFAULT_JOURNAL_SIZE = 500
 MAX_DELAY_MS = 60_000
@@ -258,12 +259,14 @@ def prefer_delay(values: Iterable[str]) -> float | None:
 
 def _draw(runtime: Runtime, operation_id: str) -> float:
     """A number in [0, 1) for the next request to `operation_id`, fixed by (seed, op, count)."""
-    with runtime.store.transaction(write=True) as tx:
-        row = tx.conn.execute("SELECT value FROM meta WHERE name = 'seed'").fetchone()
-        seed = row[0] if row else str(runtime.seed)
+
+    def count(tx: Transaction) -> tuple[int, int]:
+        stored = tx.seed()
         counter = tx.get(BOOKKEEPING_API, FAULT_COUNTERS, operation_id) or {"n": 0}
-        n = counter["n"] + 1
-        tx.put(BOOKKEEPING_API, FAULT_COUNTERS, operation_id, {"n": n})
+        tx.put(BOOKKEEPING_API, FAULT_COUNTERS, operation_id, {"n": counter["n"] + 1})
+        return (runtime.seed if stored is None else stored), counter["n"] + 1
+
+    seed, n = runtime.store.run(count, write=True)
     digest = hashlib.sha256(f"{seed}|{operation_id}|{n}".encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64
 

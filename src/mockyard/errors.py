@@ -16,12 +16,15 @@
      │    ├── UntypedBody             a body without a Content-Type (415)
      │    ├── MalformedForm           a form body whose bracketed keys do not nest (400)
      │    ├── RateLimited             the caller used up its rate limit (429)
-     │    └── InjectedFault           a fault control answers with the API's 500
+     │    ├── InjectedFault           a fault control answers with the API's 500
+     │    └── StateUnavailable        the state database cannot be reached (503)
      └── ApiError                    an answer in the served API's own error format
           └── UnsatisfiablePreference a `Prefer` header the operation cannot honour
 
     DropConnection                   not an error: a control closes the connection unanswered
     Deferred                         not an error: the fast reader hands a request to Connexion
+    WriteNeeded                      not an error: a read-only transaction must rerun as a writer
+    Conflict                         not an error: a transaction lost a serialisation conflict
 
 Errors a command can end with carry the process `exit_code`; the CLI shows them once, as one
 line (`cli.main`). Errors a request can end with carry what its answer needs (status, title,
@@ -166,6 +169,17 @@ class InjectedFault(RequestRefused):
     title = "Internal Server Error"
 
 
+class StateUnavailable(RequestRefused):
+    """The state database cannot be reached (or did not answer in time). Requests get their
+    API's documented 5xx answer; the next request tries again, so nothing needs a restart."""
+
+    status = 503
+    title = "Service Unavailable"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, headers={"Retry-After": "1"})
+
+
 class ApiError(MockyardError):
     """An HTTP answer in the API's own documented error format.
 
@@ -211,6 +225,14 @@ class DropConnection(Exception):
 
 class Deferred(Exception):
     """The fast reader cannot vouch for a request: Connexion reads it instead."""
+
+
+class WriteNeeded(Exception):
+    """A read-only transaction tried to write; `Store.run` reruns the work as a writer."""
+
+
+class Conflict(Exception):
+    """The backend aborted a transaction to keep transactions serialisable; rerun the work."""
 
 
 @dataclass(frozen=True)

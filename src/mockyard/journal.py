@@ -45,7 +45,7 @@ from mockyard.batches import Batches
 from mockyard.controls import INFO_KEY
 from mockyard.errors import DropConnection
 from mockyard.operations import match_of
-from mockyard.store import ThreadConnections
+from mockyard.store_sqlite import ThreadConnections
 
 logger = logging.getLogger("mockyard.access")
 

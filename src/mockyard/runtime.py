@@ -21,7 +21,7 @@ from typing import Any
 from mockyard.errors import ApiError, Failure
 from mockyard.fixtures import seeded_faker
 from mockyard.specs import handler_name
-from mockyard.store import ApiStore, Store, WriteNeeded
+from mockyard.store import ApiStore, Store, Transaction
 from mockyard.types import Clock, Context, Credentials, Principal
 
 Handler = Callable[..., Any]
@@ -93,21 +93,18 @@ class Runtime:
         principal: Principal | None,
         identify: Callable[[ApiStore], Principal | None] | None = None,
     ) -> Any:
-        """Call `fn` in one transaction; a read-only attempt that turns out to write is rerun.
+        """Call `fn` in one transaction (`Store.run`: a read-only attempt that turns out to
+        write, or one that lost a conflict, is rerun).
 
         `identify`, when given, names the caller inside that same transaction (one transaction
         per request instead of two); whatever it raises rolls the transaction back."""
-        while True:
-            try:
-                with self.store.transaction(write=write) as tx:
-                    store = tx.api(api)
-                    caller = identify(store) if identify else principal
-                    ctx = self.context(api, operation_id, caller, store, kwargs)
-                    return fn(ctx, **kwargs)
-            except WriteNeeded:
-                if write:
-                    raise
-                write = True
+
+        def attempt(tx: Transaction) -> Any:
+            store = tx.api(api)
+            caller = identify(store) if identify else principal
+            return fn(self.context(api, operation_id, caller, store, kwargs), **kwargs)
+
+        return self.store.run(attempt, write=write)
 
     def context(
         self,

@@ -31,13 +31,21 @@ class SandboxState:
         return self._first_seed if current is None else current
 
     def ensure_seeded(self) -> None:
-        """Seed an empty store; keep one that already holds state (`--state FILE`)."""
-        if self.store.seed() is None:
-            self.reset(self._first_seed)
+        """Seed an empty store; keep one that already holds state (`--state FILE` or a
+        database). Of workers or instances starting together, one seeds; the others wait."""
+        seed = self._first_seed
+        self.store.seed_once(lambda: (self._records(seed), seed))
 
     def reset(self, seed: int | None = None) -> dict[str, dict[str, int]]:
         """Rebuild every record for `seed` (default: the current seed)."""
         seed = self.seed if seed is None else seed
+        records = self._records(seed)
+        self.store.replace_all(records, seed=seed)
+        return {
+            api: {coll: len(docs) for coll, docs in colls.items()} for api, colls in records.items()
+        }
+
+    def _records(self, seed: int) -> dict[str, dict[str, Any]]:
         records = self._built.get(seed)
         if records is None:  # Faker is the slow part of a reset; the same seed builds the same
             records = {
@@ -45,10 +53,7 @@ class SandboxState:
                 for api, (path, fixture) in self.fixture_files.items()
             }
             self._built = {seed: records}
-        self.store.replace_all(records, seed=seed)
-        return {
-            api: {coll: len(docs) for coll, docs in colls.items()} for api, colls in records.items()
-        }
+        return records
 
 
 def _built_records(fixture: Mapping[str, Any], seed: int, path: Path | None) -> dict[str, Any]:

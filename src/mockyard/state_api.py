@@ -34,6 +34,7 @@ from starlette.routing import Route
 from mockyard import cache
 from mockyard.errors import FixtureError
 from mockyard.state import SandboxState
+from mockyard.store import Transaction
 
 KEY_FIELD = "x-mockyard-key"
 HIDDEN_APIS = frozenset({"_mockyard"})  # engine bookkeeping (rate limits, fault counters)
@@ -101,8 +102,7 @@ def state_routes(
     store = state.store
 
     def overview() -> dict[str, Any]:
-        with store.transaction(write=False) as tx:
-            counts = tx.collections()
+        counts = store.run(lambda tx: tx.collections(), write=False)
         apis: dict[str, Any] = {}
         for api in state.apis:
             names = sorted(set(counts.get(api, {})) | set(schemas.get(api, {})))
@@ -144,8 +144,7 @@ def state_routes(
         api, coll = request.path_params["api"], request.path_params["collection"]
 
         def read() -> dict[str, Any]:
-            with store.transaction(write=False) as tx:
-                items = list(tx.items(api, coll))
+            items = store.run(lambda tx: list(tx.items(api, coll)), write=False)
             page = items[offset : offset + limit]
             return {"count": len(items), "records": {key: doc for key, doc in page}}
 
@@ -203,17 +202,17 @@ def state_routes(
 
 
 def _get(state: SandboxState, api: str, coll: str, key: str) -> Any:
-    with state.store.transaction(write=False) as tx:
-        return tx.get(api, coll, key)
+    return state.store.run(lambda tx: tx.get(api, coll, key), write=False)
 
 
 def _put(state: SandboxState, api: str, coll: str, key: str, doc: dict[str, Any]) -> bool:
-    with state.store.transaction(write=True) as tx:
+    def put(tx: Transaction) -> bool:
         created = tx.get(api, coll, key) is None
         tx.put(api, coll, key, doc)
-    return created
+        return created
+
+    return state.store.run(put, write=True)
 
 
 def _delete(state: SandboxState, api: str, coll: str, key: str) -> bool:
-    with state.store.transaction(write=True) as tx:
-        return tx.delete(api, coll, key)
+    return state.store.run(lambda tx: tx.delete(api, coll, key), write=True)

@@ -1,204 +1,110 @@
-"""The state store: JSON documents per (api, collection, key) in one SQLite file.
+"""The state store's interface: JSON documents per (api, collection, key), one transaction per
+request. Two backends implement it, and nothing outside them knows which one runs:
 
-Every request runs in one transaction, so a request that fails changes nothing, and writes are
-serialised (`BEGIN IMMEDIATE`), so two requests can never spend the same money. The file is in WAL
-mode, so readers never wait for the writer and several worker processes share one truth.
+- `store_sqlite`: one SQLite file (the default; one machine, any number of worker processes);
+- `store_postgres`: a PostgreSQL database (`--state postgresql://...`; any number of instances on
+  any number of machines are one sandbox).
 
-Durability: a transaction is committed before its response is sent. With `synchronous=NORMAL`
-(the default) a committed transaction survives any crash of the sandbox process, SIGKILL
-included, but not a power cut or kernel crash; `FULL` (`serve --durable`) also fsyncs every
-commit to survive those too, at about 0.3 ms more per write.
+Both promise the same: a transaction that raises changes nothing, and transactions are
+serialisable, so two requests can never spend the same money. `Store.run` is the one way in: it
+runs the work in a transaction, reruns a read-only attempt that turns out to write as a writer
+(`WriteNeeded`), and reruns work that lost a serialisation conflict (`Conflict`, PostgreSQL only),
+so handlers are plain functions that never see either.
 """
 
 from __future__ import annotations
 
-import fcntl
-import json
-import os
-import sqlite3
-import threading
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+import random
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from mockyard.errors import Conflict, StateUnavailable, WriteNeeded
 from mockyard.types import Document
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS docs (
-    api TEXT NOT NULL, coll TEXT NOT NULL, key TEXT NOT NULL, body TEXT NOT NULL,
-    PRIMARY KEY (api, coll, key)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
-"""
 
 Records = Mapping[str, Mapping[str, Mapping[str, Document]]]
 """Seed data: api -> collection -> key -> document."""
+T = TypeVar("T")
+URL_SCHEMES = ("postgresql://", "postgres://")
+MAX_ATTEMPTS = 50  # serialisation conflicts in a row before a request gives up (never seen)
 
 
-class ThreadConnections:
-    """One connection to a WAL-mode SQLite file per thread (connections are not shared)."""
+class Transaction(ABC):
+    """Reads and writes inside one open transaction of a backend."""
 
-    def __init__(self, path: Path, synchronous: str) -> None:
-        self.path = path
-        self.synchronous = synchronous
-        self._local = threading.local()
-
-    def get(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute(f"PRAGMA synchronous={self.synchronous}")
-            self._local.conn = conn
-        return conn
-
-    def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
-
-
-class WriterQueue:
-    """Writers of every worker process take turns through a kernel lock (`flock`) on a file
-    next to the state, before `BEGIN IMMEDIATE`. SQLite's own wait for a busy writer sleeps
-    1, 2, 5, 10 ... ms between tries, and a worker sleeping there holds its whole event loop:
-    with two workers paying, p99 reached 100-300 ms. The kernel wakes the next writer the
-    moment the lock is free. One descriptor per thread, so threads queue as processes do."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._local = threading.local()
-
-    @contextmanager
-    def turn(self) -> Iterator[None]:
-        fd: int | None = getattr(self._local, "fd", None)
-        if fd is None:
-            fd = self._local.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-
-    def close(self) -> None:
-        fd = getattr(self._local, "fd", None)
-        if fd is not None:
-            os.close(fd)
-            self._local.fd = None
-
-
-class WriteNeeded(Exception):
-    """A read-only transaction tried to write; the caller reruns the work in a write transaction."""
-
-
-class Store:
-    """One SQLite file, one connection per thread (SQLite connections are not shared)."""
-
-    def __init__(self, path: Path | str, *, synchronous: str = "NORMAL") -> None:
-        self.path = Path(path)
-        self._connections = ThreadConnections(self.path, synchronous)
-        self._writers = WriterQueue(Path(f"{self.path}-writer.lock"))
-        conn = self._connections.get()
-        conn.executescript(_SCHEMA)
-
-    @contextmanager
-    def transaction(self, *, write: bool) -> Iterator[Transaction]:
-        """Commit when the block ends normally, roll back on any exception."""
-        if not write:
-            with self._open(write=False) as tx:
-                yield tx
-            return
-        with self._writers.turn(), self._open(write=True) as tx:
-            yield tx
-
-    @contextmanager
-    def _open(self, *, write: bool) -> Iterator[Transaction]:
-        conn = self._connections.get()
-        conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-        try:
-            yield Transaction(conn, write=write)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-
-    def replace_all(self, records: Records, *, seed: int) -> None:
-        """Drop every document and load `records` instead, in one transaction."""
-        rows = [
-            (api, coll, key, json.dumps(doc, separators=(",", ":")))
-            for api, colls in records.items()
-            for coll, docs in colls.items()
-            for key, doc in docs.items()
-        ]
-        with self.transaction(write=True) as tx:
-            tx.conn.execute("DELETE FROM docs")
-            tx.conn.executemany("INSERT INTO docs VALUES (?, ?, ?, ?)", rows)
-            tx.conn.execute("INSERT OR REPLACE INTO meta VALUES ('seed', ?)", (str(seed),))
-
-    def seed(self) -> int | None:
-        """The seed the current state was built from (by any worker), or None for an empty store.
-
-        One plain read, so it also works inside this thread's open transaction."""
-        conn = self._connections.get()
-        row = conn.execute("SELECT value FROM meta WHERE name = 'seed'").fetchone()
-        return int(row[0]) if row else None
-
-    def close(self) -> None:
-        self._connections.close()
-        self._writers.close()
-
-
-class Transaction:
-    """Reads and writes inside one open SQLite transaction."""
-
-    def __init__(self, conn: sqlite3.Connection, *, write: bool) -> None:
-        self.conn = conn
-        self.write = write
+    write: bool
 
     def api(self, name: str) -> ApiStore:
         return ApiStore(self, name)
 
-    def get(self, api: str, coll: str, key: str) -> Document | None:
-        row = self.conn.execute(
-            "SELECT body FROM docs WHERE api = ? AND coll = ? AND key = ?", (api, coll, key)
-        ).fetchone()
-        return json.loads(row[0]) if row else None
+    @abstractmethod
+    def get(self, api: str, coll: str, key: str) -> Document | None: ...
 
-    def put(self, api: str, coll: str, key: str, doc: Document) -> None:
-        self._require_write()
-        self.conn.execute(
-            "INSERT OR REPLACE INTO docs VALUES (?, ?, ?, ?)",
-            (api, coll, key, json.dumps(doc, separators=(",", ":"))),
-        )
+    @abstractmethod
+    def put(self, api: str, coll: str, key: str, doc: Document) -> None: ...
 
-    def delete(self, api: str, coll: str, key: str) -> bool:
-        self._require_write()
-        cur = self.conn.execute(
-            "DELETE FROM docs WHERE api = ? AND coll = ? AND key = ?", (api, coll, key)
-        )
-        return cur.rowcount > 0
+    @abstractmethod
+    def delete(self, api: str, coll: str, key: str) -> bool: ...
 
-    def items(self, api: str, coll: str) -> Iterator[tuple[str, Document]]:
-        rows = self.conn.execute(
-            "SELECT key, body FROM docs WHERE api = ? AND coll = ? ORDER BY key", (api, coll)
-        )
-        for key, body in rows:
-            yield key, json.loads(body)
+    @abstractmethod
+    def items(self, api: str, coll: str) -> Iterator[tuple[str, Document]]: ...
 
+    @abstractmethod
     def collections(self) -> dict[str, dict[str, int]]:
         """api -> collection -> number of documents."""
-        out: dict[str, dict[str, int]] = {}
-        for api, coll, count in self.conn.execute(
-            "SELECT api, coll, COUNT(*) FROM docs GROUP BY api, coll ORDER BY api, coll"
-        ):
-            out.setdefault(api, {})[coll] = count
-        return out
+
+    @abstractmethod
+    def seed(self) -> int | None:
+        """The seed of the state this transaction sees (None: never seeded)."""
 
     def _require_write(self) -> None:
         if not self.write:
             raise WriteNeeded
+
+
+class Store(ABC):
+    """A backend: transactions, plus replacing the whole state for a seed."""
+
+    def run(self, work: Callable[[Transaction], T], *, write: bool) -> T:
+        """`work(tx)` in one transaction, committed when it returns, rolled back if it raises.
+
+        A read-only attempt that writes is rerun as a writer; work that lost a serialisation
+        conflict is rerun after a short random pause, so concurrent retries spread out."""
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                with self.transaction(write=write) as tx:
+                    return work(tx)
+            except WriteNeeded:
+                if write:
+                    raise
+                write = True
+            except Conflict:
+                time.sleep(random.uniform(0, 0.0005 * min(attempt, 20)))
+        raise StateUnavailable(f"gave up after {MAX_ATTEMPTS} serialisation conflicts in a row")
+
+    @abstractmethod
+    def transaction(self, *, write: bool) -> AbstractContextManager[Transaction]:
+        """One attempt: commit when the block ends normally, roll back on any exception."""
+
+    @abstractmethod
+    def replace_all(self, records: Records, *, seed: int) -> None:
+        """Drop every document and load `records` instead, in one transaction."""
+
+    @abstractmethod
+    def seed_once(self, build: Callable[[], tuple[Records, int]]) -> bool:
+        """Seed an empty store with `build()`; leave a seeded one alone. However many workers or
+        instances start together, one builds and the others wait for it. True if this one did."""
+
+    @abstractmethod
+    def seed(self) -> int | None:
+        """The stored seed (None for an empty store); works inside this thread's open
+        transaction. While the database is away, the last seed read, so errors still render."""
+
+    @abstractmethod
+    def close(self) -> None: ...
 
 
 class ApiStore:
@@ -219,3 +125,39 @@ class ApiStore:
 
     def items(self, coll: str) -> Iterator[tuple[str, Document]]:
         return self._tx.items(self._api, coll)
+
+
+def is_url(location: str) -> bool:
+    """A database URL (PostgreSQL) rather than a file path (SQLite)."""
+    return location.startswith(URL_SCHEMES)
+
+
+def normalised(location: str) -> str:
+    """A state location as every worker and instance can use it: a URL as given, a file path
+    made absolute."""
+    return location if is_url(location) else str(Path(location).resolve())
+
+
+def shown(location: str) -> str:
+    """A state location fit for a banner or a log: a URL's password hidden."""
+    if not is_url(location):
+        return location
+    scheme, _, rest = location.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if at and ":" in userinfo:
+        userinfo = userinfo.split(":", 1)[0] + ":***"
+    return f"{scheme}://{userinfo}{at}{host}"
+
+
+def open_store(location: str, *, durable: bool = False) -> Store:
+    """The backend `location` names: a `postgresql://` URL, or a SQLite file path.
+
+    `durable`: every commit reaches the disk before it is acknowledged, so acknowledged writes
+    survive a power cut; without it they survive any crash of the sandbox process."""
+    if is_url(location):
+        from mockyard.store_postgres import PostgresStore  # psycopg only loads when used
+
+        return PostgresStore(location, durable=durable)
+    from mockyard.store_sqlite import SqliteStore
+
+    return SqliteStore(Path(location), synchronous="FULL" if durable else "NORMAL")

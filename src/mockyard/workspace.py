@@ -27,6 +27,7 @@ from mockyard.convert import Conversion
 from mockyard.errors import FixtureError, WorkspaceError
 from mockyard.operations import OperationIndex
 from mockyard.runtime import ApiHooks
+from mockyard.store import is_url
 from mockyard.yamlfiles import read_yaml
 
 CONFIG_FILE = "mockyard.yaml"
@@ -60,6 +61,19 @@ class Workspace:
                 return source
         known = ", ".join(a.name for a in self.apis) or "none"
         raise WorkspaceError(f"unknown API {name!r} (this workspace serves: {known})")
+
+    @property
+    def state(self) -> str:
+        """`state:` in mockyard.yaml: a database URL, or a file path relative to the workspace;
+        "" when it names none."""
+        state = self.settings.get("state")
+        if state is None:
+            return ""
+        if not isinstance(state, str) or not state.strip():
+            raise WorkspaceError(
+                "'state' must be a file path or a postgresql:// URL", path=self.root / CONFIG_FILE
+            )
+        return state if is_url(state) else str(self.root / state)
 
     @functools.cached_property
     def conversions(self) -> dict[str, Conversion]:

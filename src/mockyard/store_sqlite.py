@@ -1,0 +1,195 @@
+"""The SQLite backend: JSON documents per (api, collection, key) in one file.
+
+Writes are serialised (`BEGIN IMMEDIATE`), so two requests can never spend the same money, and
+transactions are serialisable without ever conflicting. The file is in WAL mode, so readers never
+wait for the writer and several worker processes share one truth.
+
+Durability: a transaction is committed before its response is sent. With `synchronous=NORMAL`
+(the default) a committed transaction survives any crash of the sandbox process, SIGKILL
+included, but not a power cut or kernel crash; `FULL` (`serve --durable`) also fsyncs every
+commit to survive those too, at about 0.3 ms more per write.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from mockyard.store import Records, Store, Transaction
+from mockyard.types import Document
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS docs (
+    api TEXT NOT NULL, coll TEXT NOT NULL, key TEXT NOT NULL, body TEXT NOT NULL,
+    PRIMARY KEY (api, coll, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+"""
+
+
+class ThreadConnections:
+    """One connection to a WAL-mode SQLite file per thread (connections are not shared)."""
+
+    def __init__(self, path: Path, synchronous: str) -> None:
+        self.path = path
+        self.synchronous = synchronous
+        self._local = threading.local()
+
+    def get(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA synchronous={self.synchronous}")
+            self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+
+class WriterQueue:
+    """Writers of every worker process take turns through a kernel lock (`flock`) on a file
+    next to the state, before `BEGIN IMMEDIATE`. SQLite's own wait for a busy writer sleeps
+    1, 2, 5, 10 ... ms between tries, and a worker sleeping there holds its whole event loop:
+    with two workers paying, p99 reached 100-300 ms. The kernel wakes the next writer the
+    moment the lock is free. One descriptor per thread, so threads queue as processes do."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        fd: int | None = getattr(self._local, "fd", None)
+        if fd is None:
+            fd = self._local.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        fd = getattr(self._local, "fd", None)
+        if fd is not None:
+            os.close(fd)
+            self._local.fd = None
+
+
+class SqliteStore(Store):
+    """One SQLite file, one connection per thread (SQLite connections are not shared)."""
+
+    def __init__(self, path: Path | str, *, synchronous: str = "NORMAL") -> None:
+        self.path = Path(path)
+        self._connections = ThreadConnections(self.path, synchronous)
+        self._writers = WriterQueue(Path(f"{self.path}-writer.lock"))
+        conn = self._connections.get()
+        conn.executescript(_SCHEMA)
+
+    @contextmanager
+    def transaction(self, *, write: bool) -> Iterator[SqliteTransaction]:
+        if not write:
+            with self._open(write=False) as tx:
+                yield tx
+            return
+        with self._writers.turn(), self._open(write=True) as tx:
+            yield tx
+
+    @contextmanager
+    def _open(self, *, write: bool) -> Iterator[SqliteTransaction]:
+        conn = self._connections.get()
+        conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        try:
+            yield SqliteTransaction(conn, write=write)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def replace_all(self, records: Records, *, seed: int) -> None:
+        with self.transaction(write=True) as tx:
+            _replace(tx.conn, records, seed)
+
+    def seed_once(self, build: Callable[[], tuple[Records, int]]) -> bool:
+        with self.transaction(write=True) as tx:  # the writer lock: other workers wait here
+            if tx.seed() is not None:
+                return False
+            records, seed = build()
+            _replace(tx.conn, records, seed)
+            return True
+
+    def seed(self) -> int | None:
+        return SqliteTransaction(self._connections.get(), write=False).seed()
+
+    def close(self) -> None:
+        self._connections.close()
+        self._writers.close()
+
+
+def _replace(conn: sqlite3.Connection, records: Records, seed: int) -> None:
+    rows = [
+        (api, coll, key, json.dumps(doc, separators=(",", ":")))
+        for api, colls in records.items()
+        for coll, docs in colls.items()
+        for key, doc in docs.items()
+    ]
+    conn.execute("DELETE FROM docs")
+    conn.executemany("INSERT INTO docs VALUES (?, ?, ?, ?)", rows)
+    conn.execute("INSERT OR REPLACE INTO meta VALUES ('seed', ?)", (str(seed),))
+
+
+class SqliteTransaction(Transaction):
+    """Reads and writes inside one open SQLite transaction."""
+
+    def __init__(self, conn: sqlite3.Connection, *, write: bool) -> None:
+        self.conn = conn
+        self.write = write
+
+    def get(self, api: str, coll: str, key: str) -> Document | None:
+        row = self.conn.execute(
+            "SELECT body FROM docs WHERE api = ? AND coll = ? AND key = ?", (api, coll, key)
+        ).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def put(self, api: str, coll: str, key: str, doc: Document) -> None:
+        self._require_write()
+        self.conn.execute(
+            "INSERT OR REPLACE INTO docs VALUES (?, ?, ?, ?)",
+            (api, coll, key, json.dumps(doc, separators=(",", ":"))),
+        )
+
+    def delete(self, api: str, coll: str, key: str) -> bool:
+        self._require_write()
+        cur = self.conn.execute(
+            "DELETE FROM docs WHERE api = ? AND coll = ? AND key = ?", (api, coll, key)
+        )
+        return cur.rowcount > 0
+
+    def items(self, api: str, coll: str) -> Iterator[tuple[str, Document]]:
+        rows = self.conn.execute(
+            "SELECT key, body FROM docs WHERE api = ? AND coll = ? ORDER BY key", (api, coll)
+        )
+        for key, body in rows:
+            yield key, json.loads(body)
+
+    def collections(self) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        for api, coll, count in self.conn.execute(
+            "SELECT api, coll, COUNT(*) FROM docs GROUP BY api, coll ORDER BY api, coll"
+        ):
+            out.setdefault(api, {})[coll] = count
+        return out
+
+    def seed(self) -> int | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE name = 'seed'").fetchone()
+        return int(row[0]) if row else None
