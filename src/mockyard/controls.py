@@ -39,13 +39,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from mockyard import prefer
 from mockyard.errors import ApiError, Failure, WorkspaceError
 from mockyard.responses import asgi_response
 from mockyard.routing import Runtime
 from mockyard.specs import METHODS
 
 DEFAULT_JOURNAL_SIZE = 500
-MAX_DELAY_MS = 60_000
 BOOKKEEPING_API = "_mockyard"  # the store namespace of engine bookkeeping; never business data
 FAULT_COUNTERS = "fault-counters"
 INFO_KEY = "mockyard"  # scope key: what the controls did to a request, for the journal
@@ -70,7 +70,7 @@ def parse_latency(value: object) -> Latency:
         raise ValueError(f"latency must be MS or LOW-HIGH in milliseconds, not {value!r}")
     low = float(match.group(1))
     high = float(match.group(2)) if match.group(2) else low
-    if high < low or high > MAX_DELAY_MS:
+    if high < low or high > prefer.MAX_DELAY_MS:
         raise ValueError(f"latency range {text!r} must be LOW-HIGH with LOW <= HIGH <= 60000")
     return Latency(low, high)
 
@@ -245,16 +245,17 @@ async def fault(request: ControlRequest) -> ApiError | None:
 
 
 def prefer_delay(values: Iterable[str]) -> float | None:
-    """The `delay` preference of `Prefer` headers, capped at 60 s; None when absent or bad."""
+    """The `delay` preference of `Prefer` headers, capped at 60 s; None when absent or malformed.
+
+    A malformed `Prefer` is not ignored: once the request is authenticated and validated, it is
+    answered with 400 like any preference that cannot be honoured (`prefer.parse`)."""
     for value in values:
-        for preference in value.split(","):
-            name, _, arg = preference.split(";")[0].partition("=")
-            if name.strip().lower() == "delay":
-                try:
-                    ms = float(arg.strip().strip('"'))
-                except ValueError:
-                    return None
-                return min(ms, MAX_DELAY_MS) if ms >= 0 else None
+        try:
+            delay = prefer.parse(value).delay
+        except prefer.UnsatisfiablePreference:
+            return None
+        if delay is not None:
+            return delay
     return None
 
 
