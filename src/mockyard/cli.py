@@ -19,6 +19,7 @@ import click
 # Connexion imports starlette's test client, which warns about httpx on every start.
 warnings.filterwarnings("ignore", message=".*httpx2.*")
 
+from mockyard import startup  # noqa: E402
 from mockyard import workspace as workspace_mod  # noqa: E402
 from mockyard.app import CONFIG_ENV, Sandbox, ServeConfig, build, served_workspace  # noqa: E402
 from mockyard.controls import parse_latency  # noqa: E402
@@ -47,7 +48,27 @@ _SPEC = click.option(
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _OneLineErrors(click.Group):
+    """click's own usage errors end like every mockyard error: one line `error: …` on stderr
+    and their exit code (2), instead of click's usage block."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except click.ClickException as exc:
+            where = getattr(exc, "ctx", None)
+            hint = f" (see '{where.command_path} --help')" if where is not None else ""
+            click.echo(f"error: {_one_line(exc.format_message())}{hint}", err=True)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("error: interrupted", err=True)
+            sys.exit(130)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+@click.group(cls=_OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Stateful sandbox and contract tester for OpenAPI services."""
 
@@ -55,7 +76,13 @@ def main() -> None:
 @main.command()
 @_WORKSPACE
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
-@click.option("--port", default=9000, show_default=True, type=int, help="Port to listen on.")
+@click.option(
+    "--port",
+    default=9000,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="Port to listen on.",
+)
 @click.option("--seed", type=int, help="Faker seed for the bulk data [default: mockyard.yaml's].")
 @click.option(
     "--state",
@@ -130,6 +157,8 @@ def serve(
     if reload and workers > 1:
         raise click.UsageError("--reload runs one worker; drop --workers")
     _or_exit(lambda: check_exposure(host, admin_token))  # before anything binds or builds
+    if state:
+        _or_exit(lambda: startup.state_file(state))
     scratch = _scratch_dir()
     if not state:
         state = str(Path(tempfile.mkdtemp(prefix="mockyard-")) / "state.sqlite3")
@@ -150,6 +179,7 @@ def serve(
     )
     sandbox = _or_exit(lambda: build(config))  # seeds the state once, before any worker starts
     ws = _or_exit(lambda: served_workspace(config))
+    host = _or_exit(lambda: startup.listen_address(host, port))  # what uvicorn will bind
     _banner(sandbox, ws, host, port, state, bool(admin_token))
     logging = log_config(quiet)
     # uvicorn re-raises SIGTERM after a graceful shutdown; exit normally so temp files go too.

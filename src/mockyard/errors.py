@@ -5,6 +5,7 @@
      │    ├── SpecError         an OpenAPI document is invalid, or collides with another one
      │    └── FixtureError      a fixture file or its Faker recipe is malformed
      ├── ContractError         a contract run that cannot go on (unreachable target, bad option)
+     ├── StartError            `serve` cannot start: the port is taken, the state file unusable
      ├── RequestRefused        the engine refuses a request (too large, over its rate limit)
      └── ApiError              an answer in the served API's own error format
 
@@ -53,6 +54,16 @@ class ContractError(MockyardError):
     def __init__(self, message: str, *, url: str | None = None) -> None:
         super().__init__(message)
         self.url = url
+
+
+class StartError(MockyardError):
+    """`serve` cannot start as asked; `option` names the flag at fault (`--port`, `--state`)."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, option: str) -> None:
+        super().__init__(message)
+        self.option = option
 
 
 class RequestRefused(MockyardError):
