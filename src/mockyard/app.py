@@ -20,7 +20,7 @@ from connexion.options import SwaggerUIOptions
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mockyard import controls, forms, specs, workspace
+from mockyard import controls, forms, origins, specs, workspace
 from mockyard.admin import PREFIX, admin_app
 from mockyard.auth import security_map
 from mockyard.docs import docs_app, docs_wanted, is_docs_path
@@ -54,7 +54,8 @@ class ServeConfig:
     specs: tuple[str, ...] = ()  # serve these spec files (or folders) instead of a workspace
     reload: bool = False  # a --reload process: reseed at start, serve a broken workspace as 503
     latency: str | None = None  # controls: None means "as mockyard.yaml says"
-    cors_origins: list[str] | None = None
+    cors_origins: list[str] | None = None  # [] is --no-cors
+    admin_origins: list[str] | None = None
     journal: str = ""  # the journal's SQLite file [default: next to the state file]
     journal_size: int | None = None
     admin_token: str = ""
@@ -138,6 +139,7 @@ def build(config: ServeConfig) -> Sandbox:
         source=ws.root / workspace.CONFIG_FILE,
         latency=config.latency,
         cors_origins=config.cors_origins,
+        admin_origins=config.admin_origins,
         journal_size=config.journal_size,
     )
     journal = Journal(config.journal or f"{config.state}-requests", settings.journal_size)
@@ -159,7 +161,12 @@ def build(config: ServeConfig) -> Sandbox:
     served = controls.ControlsMiddleware(
         fast or api, runtime, settings, controls.OperationMatcher(merged, specs.API_TAG)
     )
-    app = controls.with_cors(_Dispatch(admin, served, docs), settings.cors_origins)
+    app = origins.guard(
+        _Dispatch(admin, served, docs),
+        settings.cors,
+        admin_prefix=PREFIX,
+        check_host=not config.admin_token,  # with a token, the token is the guard
+    )
     redactor = Redactor(*spec_credentials(merged))
     app = RecorderMiddleware(app, journal, redactor, skip_prefix=PREFIX + "/")
     return Sandbox(controls.ConnectionDropper(app), state, runtime, merged, journal, settings, fast)

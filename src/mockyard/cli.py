@@ -19,7 +19,7 @@ import click
 # Connexion imports starlette's test client, which warns about httpx on every start.
 warnings.filterwarnings("ignore", message=".*httpx2.*")
 
-from mockyard import startup  # noqa: E402
+from mockyard import origins, startup  # noqa: E402
 from mockyard import workspace as workspace_mod  # noqa: E402
 from mockyard.app import CONFIG_ENV, Sandbox, ServeConfig, build, served_workspace  # noqa: E402
 from mockyard.controls import parse_latency  # noqa: E402
@@ -119,7 +119,14 @@ def main() -> None:
     "--cors-origin",
     "cors_origins",
     multiple=True,
-    help="An origin allowed by CORS; repeat for several [default: mockyard.yaml's, or any].",
+    help="An origin allowed by CORS besides localhost ones ('*': any); repeatable "
+    "[default: mockyard.yaml's].",
+)
+@click.option(
+    "--admin-origin",
+    "admin_origins",
+    multiple=True,
+    help="An origin whose pages may use /__mockyard/*; repeatable [default: none].",
 )
 @click.option("--no-cors", is_flag=True, help="Send no CORS headers and answer no preflights.")
 @click.option(
@@ -146,6 +153,7 @@ def serve(
     reload: bool,
     latency: str | None,
     cors_origins: tuple[str, ...],
+    admin_origins: tuple[str, ...],
     no_cors: bool,
     journal_size: int | None,
     admin_token: str | None,
@@ -159,6 +167,8 @@ def serve(
     _or_exit(lambda: check_exposure(host, admin_token))  # before anything binds or builds
     if state:
         _or_exit(lambda: startup.state_file(state))
+    cors = _or_exit(lambda: origins.flag_values(cors_origins, "--cors-origin"))
+    admins = _or_exit(lambda: origins.flag_values(admin_origins, "--admin-origin"))
     scratch = _scratch_dir()
     if not state:
         state = str(Path(tempfile.mkdtemp(prefix="mockyard-")) / "state.sqlite3")
@@ -172,7 +182,8 @@ def serve(
         specs=tuple(str(Path(s).resolve()) for s in spec_files),
         reload=reload,
         latency=latency,
-        cors_origins=[] if no_cors else (list(cors_origins) or None),
+        cors_origins=[] if no_cors else (cors or None),
+        admin_origins=admins or None,
         journal=str(Path(scratch) / "requests.sqlite3"),
         journal_size=journal_size,
         admin_token=admin_token or "",
@@ -470,7 +481,6 @@ def _banner(
         for cred in credentials:
             click.echo(f"      {cred['value']:<28} {cred.get('note', '')}")
     controls = sandbox.controls
-    origins = ", ".join(controls.cors_origins) or "off"
     latency = controls.latency
     delay = "none" if latency is None else f"{latency.low:g}-{latency.high:g} ms"
     click.echo(f"\n  docs:     {base}/ui")
@@ -478,8 +488,10 @@ def _banner(
         f"  admin:    {base}/__mockyard/ (health, reset, state, catalogue, requests)"
         + ("  [admin token required]" if guarded else "")
     )
+    pages = ", ".join(controls.cors.admin_origins) or "none (--admin-origin to allow one)"
+    click.echo(f"            web pages that may use it: {pages}")
     click.echo(
-        f"  controls: CORS {'any origin' if origins == '*' else origins}, latency {delay}, "
+        f"  controls: CORS {controls.cors.describe()}, latency {delay}, "
         f"{len(controls.operations)} operation(s) with their own, "
         f"journal of {controls.journal_size} requests"
     )

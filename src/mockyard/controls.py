@@ -4,7 +4,9 @@ They are set in `mockyard.yaml` (flags override it) and run as plain ASGI middle
 the served APIs, before Connexion sees the request:
 
     controls:
-      cors: {origins: ["*"]}         # a list of origins; [] or false turns CORS off
+      cors:                          # see `origins`; false turns CORS off
+        origins: [...]               # besides localhost ones; "*" is any origin
+        admin_origins: [...]         # pages that may use /__mockyard/* (none by default)
       latency: 100-400               # ms for every operation: a number or LOW-HIGH
       journal_size: 500              # requests kept by GET /__mockyard/requests
       operations:
@@ -36,10 +38,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
-from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mockyard import prefer
+from mockyard import origins, prefer
 from mockyard.errors import ApiError, Failure, WorkspaceError
 from mockyard.responses import asgi_response
 from mockyard.routing import Runtime
@@ -88,7 +89,7 @@ class OperationControls:
 class ControlSettings:
     """Every control, after mockyard.yaml and the command line are combined."""
 
-    cors_origins: tuple[str, ...] = ("*",)
+    cors: origins.OriginPolicy = field(default_factory=origins.OriginPolicy)
     latency: Latency | None = None
     journal_size: int = DEFAULT_JOURNAL_SIZE
     operations: Mapping[str, OperationControls] = field(default_factory=dict)
@@ -100,12 +101,13 @@ def load_settings(
     operation_ids: Iterable[str],
     source: object = None,
     latency: str | None = None,
-    cors_origins: Iterable[str] | None = None,
+    cors_origins: list[str] | None = None,
+    admin_origins: list[str] | None = None,
     journal_size: int | None = None,
 ) -> ControlSettings:
     """Read the `controls:` section of mockyard.yaml; the keyword arguments (flags) win over it."""
     try:
-        return _load(raw, set(operation_ids), latency, cors_origins, journal_size)
+        return _load(raw, set(operation_ids), latency, (cors_origins, admin_origins), journal_size)
     except (ValueError, TypeError) as exc:
         raise WorkspaceError(f"controls: {exc}", path=source) from exc
 
@@ -114,7 +116,7 @@ def _load(
     raw: object,
     known: set[str],
     latency: str | None,
-    cors_origins: Iterable[str] | None,
+    cors_flags: tuple[list[str] | None, list[str] | None],
     journal_size: int | None,
 ) -> ControlSettings:
     section = raw or {}
@@ -123,10 +125,7 @@ def _load(
     unknown = set(section) - {"cors", "latency", "journal_size", "operations"}
     if unknown:
         raise ValueError(f"unknown keys: {', '.join(sorted(unknown))}")
-    if cors_origins is None:
-        cors = section.get("cors", {"origins": ["*"]})
-        origins = (cors or {}).get("origins", ["*"]) if isinstance(cors, dict) else cors
-        cors_origins = [origins] if isinstance(origins, str) else (origins or [])
+    cors = origins.load(section.get("cors"), *cors_flags)
     global_latency = latency if latency is not None else section.get("latency")
     size = journal_size if journal_size is not None else section.get("journal_size")
     size = DEFAULT_JOURNAL_SIZE if size is None else size
@@ -138,7 +137,7 @@ def _load(
             raise ValueError(f"operations: no operation {op_id!r} in the served specs")
         operations[op_id] = _operation(op_id, opts or {})
     return ControlSettings(
-        cors_origins=tuple(str(o) for o in cors_origins),
+        cors=cors,
         latency=parse_latency(global_latency) if global_latency not in (None, 0, "0") else None,
         journal_size=size,
         operations=operations,
@@ -359,19 +358,3 @@ async def _drain(receive: Receive, limit: int = 1024 * 1024) -> None:
         seen += len(message.get("body", b""))
         if message["type"] != "http.request" or not message.get("more_body", False):
             return
-
-
-def with_cors(app: ASGIApp, origins: Iterable[str]) -> ASGIApp:
-    """Answer preflights and add CORS headers to every response, errors and faults included."""
-    allowed = list(origins)
-    if not allowed:
-        return app
-    return CORSMiddleware(
-        app,
-        allow_origins=allowed,
-        allow_methods=["*"],
-        allow_headers=["*"],
-        allow_credentials=True,
-        allow_private_network=True,
-        expose_headers=["*", "Location", "Retry-After"],
-    )
