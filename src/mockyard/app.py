@@ -20,7 +20,7 @@ from connexion.options import SwaggerUIOptions
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mockyard import controls, forms, origins, specs, workspace
+from mockyard import admin_spec, controls, forms, origins, record_schemas, specs, workspace
 from mockyard.admin import PREFIX, admin_app
 from mockyard.auth import security_map
 from mockyard.docs import docs_app, docs_wanted, is_docs_path
@@ -32,7 +32,7 @@ from mockyard.responses import error_handlers
 from mockyard.routing import ApiHooks, Runtime, load_module
 from mockyard.safety import AdminTokenMiddleware
 from mockyard.state import SandboxState
-from mockyard.state_api import load_schemas, state_routes
+from mockyard.state_api import state_routes
 from mockyard.store import Store
 from mockyard.validation import validator_map
 
@@ -144,11 +144,20 @@ def build(config: ServeConfig) -> Sandbox:
     )
     journal = Journal(config.journal or f"{config.state}-requests", settings.journal_size)
     fixtures = {name: h.fixture for name, h in hooks.items()}
+    schemas = record_schemas.load(fixture_files, state.seeded())
+    admin_doc = admin_spec.document(
+        PREFIX,
+        schemas,
+        apis=state.apis,
+        journal_size=settings.journal_size,
+        guarded=bool(config.admin_token),
+    )
     admin: ASGIApp = admin_app(
         state,
         [
             *journal_routes(journal, PREFIX),
-            *state_routes(state, load_schemas(fixture_files), fixtures, PREFIX),
+            *state_routes(state, schemas, fixtures, PREFIX),
+            admin_spec.route(PREFIX, admin_doc),
         ],
     )
     if config.admin_token:

@@ -38,6 +38,15 @@ class SandboxState:
     def reset(self, seed: int | None = None) -> dict[str, dict[str, int]]:
         """Rebuild every record for `seed` (default: the current seed)."""
         seed = self.seed if seed is None else seed
+        records = self.seeded(seed)
+        self.store.replace_all(records, seed=seed)
+        return {
+            api: {coll: len(docs) for coll, docs in colls.items()} for api, colls in records.items()
+        }
+
+    def seeded(self, seed: int | None = None) -> dict[str, dict[str, Any]]:
+        """api -> collection -> key -> record as `seed` (default: the first) builds them."""
+        seed = self._first_seed if seed is None else seed
         records = self._built.get(seed)
         if records is None:  # Faker is the slow part of a reset; the same seed builds the same
             records = {
@@ -45,10 +54,7 @@ class SandboxState:
                 for api, (path, fixture) in self.fixture_files.items()
             }
             self._built = {seed: records}
-        self.store.replace_all(records, seed=seed)
-        return {
-            api: {coll: len(docs) for coll, docs in colls.items()} for api, colls in records.items()
-        }
+        return records
 
 
 def _built_records(fixture: Mapping[str, Any], seed: int, path: Path | None) -> dict[str, Any]:
