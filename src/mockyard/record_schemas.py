@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import SchemaError
 
 from mockyard import cache
@@ -31,6 +31,15 @@ from mockyard.errors import FixtureError
 
 KEY_FIELD = "x-mockyard-key"
 _FORMATS = Draft202012Validator.FORMAT_CHECKER  # formats are checked where jsonschema can
+# A stored integer is a Python int: `canonical` turns 992.0 into 992 first (JSON means the same
+# number), and what is left (1e20) a handler would carry into an id or a count that the spec's
+# Draft 4 response validation refuses.
+RecordValidator = validators.extend(
+    Draft202012Validator,
+    type_checker=Draft202012Validator.TYPE_CHECKER.redefine(
+        "integer", lambda _, value: isinstance(value, int) and not isinstance(value, bool)
+    ),
+)
 
 Seeded = Mapping[str, Mapping[str, Mapping[str, Any]]]
 """api -> collection -> key -> record, as the seed builds them."""
@@ -40,7 +49,7 @@ Seeded = Mapping[str, Mapping[str, Mapping[str, Any]]]
 class CollectionSchema:
     """What a record of one collection must look like; `declared` False when inferred."""
 
-    validator: Draft202012Validator
+    validator: Any  # a RecordValidator
     key_field: str | None = None
     declared: bool = True
 
@@ -78,13 +87,28 @@ def load(
             if coll not in declared and records:
                 schema = infer(records)
                 schemas[coll] = CollectionSchema(
-                    Draft202012Validator(schema), schema.get(KEY_FIELD), declared=False
+                    RecordValidator(schema), schema.get(KEY_FIELD), declared=False
                 )
         for coll, schema in declared.items():
             schemas[coll] = CollectionSchema(
-                Draft202012Validator(schema, format_checker=_FORMATS), schema.get(KEY_FIELD)
+                RecordValidator(schema, format_checker=_FORMATS), schema.get(KEY_FIELD)
             )
     return out
+
+
+def canonical(value: Any) -> Any:
+    """`value` with each integral number as an int (`992.0` -> `992`, up to 2^53), as JSON
+    means it and as the handlers use it: as a key, a count, an id."""
+    if isinstance(value, float) and value.is_integer() and abs(value) <= _EXACT:
+        return int(value)
+    if isinstance(value, dict):
+        return {k: canonical(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [canonical(v) for v in value]
+    return value
+
+
+_EXACT = 2**53
 
 
 def _schema_problem(declared: Mapping[str, Any]) -> str:

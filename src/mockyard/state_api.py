@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from mockyard import jsonbody
-from mockyard.record_schemas import CollectionSchema
+from mockyard.record_schemas import CollectionSchema, canonical
 from mockyard.state import SandboxState
 
 HIDDEN_APIS = frozenset({"_mockyard"})  # engine bookkeeping (rate limits, fault counters)
@@ -111,6 +111,7 @@ def state_routes(
             return JSONResponse({"error": exc.message}, exc.status)
         if not isinstance(body, dict):
             return JSONResponse({"error": "the body must be a JSON object"}, 400)
+        body = canonical(body)
         errors = schemas[api][coll].errors(key, body)
         if errors:
             return JSONResponse({"error": f"not a valid {coll} record", "errors": errors}, 400)
