@@ -53,6 +53,15 @@ const body = JSON.stringify({invoice: 100127, currency: "NGN"});
 })();
 </script></body></html>
 """
+PAID = {  # Bola pays invoice 100127 from her wallet
+    "status": 200,
+    "body": {
+        "message": "Invoice payment successful",
+        "invoiceNo": 100127,
+        "amount": 5000,
+        "walletBalance": 995000,
+    },
+}
 DRIVE_BY = """<!doctype html>
 <html><body><pre id="out">pending</pre>
 <script>
@@ -209,15 +218,7 @@ def test_a_page_on_another_origin_pays_and_reads_both_answers(
     httpx.delete(f"{sandbox.url}/__mockyard/requests").raise_for_status()
     results = _results(_dump_dom(chromium, f"{page_origin}/", tmp_path / "profile"))
     assert results == [
-        {
-            "status": 200,
-            "body": {
-                "message": "Invoice payment successful",
-                "invoiceNo": 100127,
-                "amount": 5000,
-                "walletBalance": 995000,
-            },
-        },
+        PAID,
         {"status": 400, "body": {"message": "Invoice already paid"}},
     ]
 
@@ -248,15 +249,7 @@ def test_a_page_on_another_origin_cannot_drive_the_admin_api_but_can_still_pay(
     assert blocked and all(r == {"error": "TypeError"} for r in blocked.values()), results
     for name in ("reset, no-cors", "reset, no-cors form"):  # sent, unreadable, refused
         assert results[name] == {"type": "opaque", "status": 0, "body": None}
-    assert results["pay"] == {
-        "status": 200,
-        "body": {
-            "message": "Invoice payment successful",
-            "invoiceNo": 100127,
-            "amount": 5000,
-            "walletBalance": 995000,
-        },
-    }
+    assert results["pay"] == PAID
     after = snapshot(sandbox.state)
     changed = {key for key in before.keys() | after.keys() if before.get(key) != after.get(key)}
     bola, invoice = (
