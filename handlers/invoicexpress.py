@@ -139,6 +139,8 @@ def _receipt(
     """A receipt for `amount` of `document`: one line, taxed at the document's rate."""
     counter = ctx.store.get("counters", "documents") or {"last_id": 900000}
     counter["last_id"] += 1
+    while ctx.store.get("documents", counter["last_id"]) is not None:  # one id space: skip used
+        counter["last_id"] += 1
     ctx.store.put("counters", "documents", counter)
     serie["receipts_issued"] = serie.get("receipts_issued", 0) + 1
 

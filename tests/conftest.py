@@ -40,6 +40,9 @@ from mockyard.pgtemp import TempPostgres
 from mockyard.store import is_url
 
 ROOT = Path(__file__).resolve().parent.parent
+# In-process clients send the Host a client of a loopback sandbox sends (Starlette's default,
+# `testserver`, is a name the admin API refuses without a token: it could be DNS rebinding).
+LOOPBACK_URL = "http://127.0.0.1"
 # The startup cache (mockyard.cache) of this test run lives with the run, not in ~/.cache.
 os.environ.setdefault("MOCKYARD_CACHE_DIR", tempfile.mkdtemp(prefix="mockyard-test-cache-"))
 pytest_plugins = ["pytester"]  # test_plugin.py runs example test sessions
@@ -327,7 +330,7 @@ def in_process(tmp: Path, workspace: Path = ROOT, **config: object) -> Iterator[
     """
     state = tmp / "inproc.sqlite3"
     sandbox = build(ServeConfig(workspace=str(workspace), state=str(state), **config))
-    with TestClient(sandbox.app) as client:
+    with TestClient(sandbox.app, base_url=LOOPBACK_URL) as client:
         client.sandbox = sandbox  # type: ignore[attr-defined]
         yield client
 

@@ -13,8 +13,8 @@ from conftest import ROOT
 
 from mockyard import cache, specs
 from mockyard.errors import FixtureError, SpecError
+from mockyard.record_schemas import load as load_schemas
 from mockyard.state import _built_records
-from mockyard.state_api import load_schemas
 
 
 @pytest.fixture

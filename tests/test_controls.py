@@ -33,6 +33,7 @@ PAY = "/api/v1/billing/invoice/pay"
 PART = "/api/v1/billing/invoice/part-process"
 VALIDATE = "/api/v1/billing/invoice/validate"
 APP = "http://app.example.test"
+FRONTEND = "http://localhost:5173"  # a local frontend: allowed by default
 ADA = {"Authorization": "Bearer sandbox-token"}
 RICH = {"Authorization": "Bearer sandbox-token-rich"}
 VALIDATE_OK = {
@@ -48,20 +49,51 @@ VALIDATE_OK = {
 # --- CORS ----------------------------------------------------------------------------------------
 
 
-def test_preflight_is_answered_for_any_origin_by_default(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "origin",
+    [
+        FRONTEND,
+        "http://127.0.0.1:3000",
+        "http://[::1]:8080",
+        "https://app.localhost",
+        "http://localhost",
+    ],
+)
+def test_preflight_is_answered_for_a_local_frontend_by_default(tmp_path: Path, origin: str) -> None:
     with in_process(tmp_path) as client:
         response = client.options(
             PAY,
             headers={
-                "Origin": APP,
+                "Origin": origin,
                 "Access-Control-Request-Method": "POST",
                 "Access-Control-Request-Headers": "authorization, content-type",
             },
         )
     assert response.status_code == 200
-    assert response.headers["access-control-allow-origin"] in ("*", APP)
+    assert response.headers["access-control-allow-origin"] == origin
     assert "POST" in response.headers["access-control-allow-methods"]
     assert "authorization" in response.headers["access-control-allow-headers"].lower()
+
+
+@pytest.mark.parametrize(
+    "origin", [APP, "http://localhost.example.test", "null", "http://127.0.0.2"]
+)
+def test_other_origins_get_no_cors_approval_by_default(tmp_path: Path, origin: str) -> None:
+    with in_process(tmp_path) as client:
+        preflight = client.options(
+            PAY, headers={"Origin": origin, "Access-Control-Request-Method": "POST"}
+        )
+        simple = client.get(VALIDATE, params=VALIDATE_OK, headers={**ADA, "Origin": origin})
+    assert preflight.status_code == 400
+    assert "access-control-allow-origin" not in preflight.headers
+    assert simple.status_code == 200  # answered (the browser then hides it from the page)
+    assert "access-control-allow-origin" not in simple.headers
+
+
+def test_a_star_opens_the_served_apis_to_any_origin(tmp_path: Path) -> None:
+    with in_process(tmp_path, cors_origins=["*"]) as client:
+        response = client.get(VALIDATE, params=VALIDATE_OK, headers={**ADA, "Origin": APP})
+    assert response.headers["access-control-allow-origin"] == APP
 
 
 @pytest.mark.parametrize(
@@ -77,9 +109,9 @@ def test_error_responses_carry_cors_headers(
     tmp_path: Path, headers: dict[str, str], body: dict[str, object], status: int
 ) -> None:
     with in_process(tmp_path) as client:
-        response = client.post(PAY, json=body, headers={**headers, "Origin": APP})
+        response = client.post(PAY, json=body, headers={**headers, "Origin": FRONTEND})
     assert response.status_code == status
-    assert response.headers["access-control-allow-origin"] in ("*", APP)
+    assert response.headers["access-control-allow-origin"] == FRONTEND
     assert "message" in response.json()
 
 
@@ -93,19 +125,21 @@ def test_cors_origin_list_allows_only_the_listed_origins(tmp_path: Path) -> None
             PAY,
             headers={"Origin": "http://other.test", "Access-Control-Request-Method": "POST"},
         )
+        local = client.get(VALIDATE, params=VALIDATE_OK, headers={**ADA, "Origin": FRONTEND})
     assert allowed.headers["access-control-allow-origin"] == APP
     assert "access-control-allow-origin" not in other.headers
     assert preflight.status_code == 400
+    assert local.headers["access-control-allow-origin"] == FRONTEND  # still, besides the list
 
 
 def test_cors_origins_come_from_mockyard_yaml(tmp_path: Path) -> None:
     workspace = cargoextra_workspace(
-        tmp_path / "ws", controls={"cors": {"origins": ["http://localhost:5173"]}}
+        tmp_path / "ws", controls={"cors": {"origins": ["https://staging.example.test/"]}}
     )
     with in_process(tmp_path, workspace) as client:
-        listed = client.get(VALIDATE, headers={"Origin": "http://localhost:5173"})
+        listed = client.get(VALIDATE, headers={"Origin": "https://staging.example.test"})
         other = client.get(VALIDATE, headers={"Origin": APP})
-    assert listed.headers["access-control-allow-origin"] == "http://localhost:5173"
+    assert listed.headers["access-control-allow-origin"] == "https://staging.example.test"
     assert "access-control-allow-origin" not in other.headers
 
 
@@ -257,10 +291,10 @@ def test_injected_500_is_the_apis_documented_one_and_changes_nothing(
     response = httpx.post(
         faulty_sandbox.url + PART,
         json={"invoice": 100123, "currency": "NGN"},  # would record a part-payment
-        headers={**ADA, "Origin": APP},
+        headers={**ADA, "Origin": FRONTEND},
     )
     assert (response.status_code, response.json()) == (500, {"message": "Unexpected Error"})
-    assert response.headers["access-control-allow-origin"] in ("*", APP)
+    assert response.headers["access-control-allow-origin"] == FRONTEND
     assert snapshot(faulty_sandbox.state) == before
 
 

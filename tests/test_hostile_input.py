@@ -4,8 +4,15 @@ documented error format, the server stays up, and no state changes.
 Categories (each covered for every API where it applies): invalid and truncated JSON, non-UTF-8,
 wrong content types, numbers out of range, 10,000 levels of nesting, 10 MB bodies (sized and
 chunked), NUL bytes and control characters, overlong strings, path traversal and odd characters
-in path and query parameters, duplicate and malformed bracket keys, oversized headers.
+in path and query parameters, duplicate and malformed bracket keys, oversized headers, malformed
+`Prefer` preferences (400 in problem JSON, as Prism answers them), and foreign, `null` and
+malformed `Origin` headers (the documented answer, with no CORS approval).
 `test_bad_input.py` holds more CargoExtra cases (types, missing fields, the query's enums).
+
+`ADMIN_CORPUS` does the same for the admin API and the browser's side of the wire: drive-by
+origins, preflights (private-network ones too), rebinding `Host` names, and records or reset
+bodies JSON cannot carry back (NaN, 1e400, lone surrogates, 10,000 levels, 2 MiB): each gets a
+4xx and changes nothing, on a state that a reset would change.
 
 Each request is one that would change state if the server accepted it (a good pay, payment or
 application plus the hostile part), so "state unchanged" can fail. Requests go over a raw socket:
@@ -70,6 +77,7 @@ class Hostile:
     chunked: bool = False
     status: int = 400
     detail: str | None = None  # CargoExtra: the message; Chargebee: the api_error_code
+    kind: str = "api"  # "prefer": problem JSON; "admin": {"error"}; "cors": a refused preflight
 
     @property
     def id(self) -> str:
@@ -353,12 +361,196 @@ CORPUS = [
     cb("64 KiB header", headers=BIG_HEADER, code="invalid_request"),
     cb("3,000 headers", headers=MANY_HEADERS, code="invalid_request"),
 ]
+PREFERS = [
+    b"delay=abc",
+    b"delay=-5",
+    b"delay=1e400",
+    b"delay=NaN",
+    b"delay=",
+    b"code=abc",
+    b"code=99",
+    b"code=1" + b"0" * 400,
+    b"dynamic=maybe",
+    b'delay="10", code=4o4',
+]
+ORIGINS = [
+    b"http://drive-by.example.test",
+    b"null",
+    b"http://localhost.drive-by.example.test",
+    b"http://127.0.0.1.nip.example.test:9000",
+    b"javascript:alert(1)",
+    b"http://" + b"a" * 10_000,
+    b"http://[::1",
+    b"HTTP://LOCALHOST:5173",
+    b"http://localhost:5173, http://drive-by.example.test",
+]
+for _make, _good in ((ce, GOOD_PAY), (ix, GOOD_IX), (cb, GOOD_CB)):
+    for _value in PREFERS:
+        _kw = {"body": _good, "headers": ((b"Prefer", _value),), "kind": "prefer", "status": 400}
+        CORPUS.append(_make(f"Prefer: {_value.decode()[:40]}", **_kw))
+for _value in ORIGINS:
+    _name = f"Origin {_value.decode()[:40]} with a truncated body"
+    CORPUS.append(ce(_name, b'{"invoice": 1', headers=((b"Origin", _value),)))
+    CORPUS.append(ix(_name, b'{"partial_payment": {', headers=((b"Origin", _value),)))
+    CORPUS.append(cb(_name, b"transactions[id]]=x", headers=((b"Origin", _value),)))
+
+
+DRIVE_BY = (b"Origin", b"http://127.0.0.1:5555")  # a page on another loopback port
+INVOICE_URL = "/__mockyard/state/cargoextra/invoices/100127"
+BOLA_INVOICE = (
+    b'{"invoiceNo": 100127, "owner": "cus_bola", "currency": "NGN", "total": 5000, '
+    b'"status": "unpaid", "issuedAt": "2024-05-05T10:00:00Z", "dueAt": "2024-06-04"'
+)
+
+
+def admin(name: str, target: str, body: bytes = b"", status: int = 400, **kw) -> Hostile:
+    """A request to the admin API; the answer is {"error": ...}."""
+    kw.setdefault("method", b"PUT" if target.startswith("/__mockyard/state/") else b"POST")
+    return Hostile("admin", name, target, body=body, status=status, kind="admin", **kw)
+
+
+def record(name: str, tail: bytes, status: int = 400, **kw) -> Hostile:
+    """A PUT of Bola's unpaid invoice 100127 (which would undo her payment) with `tail` added."""
+    return admin(name, INVOICE_URL, BOLA_INVOICE + tail + b"}", status, **kw)
+
+
+def preflight(name: str, target: str, origin: bytes, *extra: tuple[bytes, bytes], **kw) -> Hostile:
+    headers = ((b"Origin", origin), (b"Access-Control-Request-Method", b"POST"), *extra)
+    kw.setdefault("kind", "admin")
+    return Hostile(
+        "admin",
+        name,
+        target,
+        method=b"OPTIONS",
+        content_type=None,
+        headers=headers,
+        status=kw.pop("status", 403),
+        **kw,
+    )
+
+
+PRIVATE = (b"Access-Control-Request-Private-Network", b"true")
+ADMIN_CORPUS = [
+    admin("reset from a drive-by page", "/__mockyard/reset", status=403, headers=(DRIVE_BY,)),
+    admin(
+        "no-cors reset as text/plain",
+        "/__mockyard/reset",
+        b"{}",
+        403,
+        content_type=b"text/plain",
+        headers=(DRIVE_BY,),
+    ),
+    admin(
+        "reset from a null origin", "/__mockyard/reset", status=403, headers=((b"Origin", b"null"),)
+    ),
+    admin(
+        "reset from a local frontend",
+        "/__mockyard/reset",
+        status=403,
+        headers=((b"Origin", b"http://localhost:5173"),),
+    ),
+    admin(
+        "reset through a rebinding name",
+        "/__mockyard/reset",
+        status=403,
+        headers=((b"Host", b"rebound.example.test:9000"),),
+    ),
+    admin(
+        "record write from a drive-by page",
+        INVOICE_URL,
+        BOLA_INVOICE + b"}",
+        403,
+        headers=(DRIVE_BY,),
+    ),
+    admin(
+        "record delete from a drive-by page",
+        INVOICE_URL,
+        status=403,
+        method=b"DELETE",
+        content_type=None,
+        headers=(DRIVE_BY,),
+    ),
+    admin(
+        "journal delete from a drive-by page",
+        "/__mockyard/requests",
+        status=403,
+        method=b"DELETE",
+        content_type=None,
+        headers=(DRIVE_BY,),
+    ),
+    preflight("preflight to reset, local frontend", "/__mockyard/reset", b"http://localhost:5173"),
+    preflight("preflight to a record, drive-by", INVOICE_URL, DRIVE_BY[1]),
+    preflight("private-network preflight to pay", PAY, b"https://drive-by.example.test", PRIVATE),
+    preflight(
+        "private-network preflight from a local origin", PAY, b"http://localhost:5173", PRIVATE
+    ),
+    preflight(
+        "preflight to pay from a foreign origin",
+        PAY,
+        b"https://drive-by.example.test",
+        kind="cors",
+        status=400,
+    ),
+    admin("reset with a NaN seed", "/__mockyard/reset", b'{"seed": NaN}'),
+    admin("reset with an infinite seed", "/__mockyard/reset", b'{"seed": 1e400}'),
+    admin("reset with a string seed", "/__mockyard/reset", b'{"seed": "7"}'),
+    admin("reset with a list", "/__mockyard/reset", b"[7]"),
+    admin("reset with a lone surrogate", "/__mockyard/reset", b'{"seed": "\\ud800"}'),
+    admin("reset 10,000 levels deep", "/__mockyard/reset", deep_object()),
+    admin(
+        "reset with 2 MiB", "/__mockyard/reset", b'{"x": "' + b"a" * 2 * 1024 * 1024 + b'"}', 413
+    ),
+    admin("reset, non-UTF-8", "/__mockyard/reset", b'{"seed": "\xff"}'),
+    record("record with a NaN", b', "paidFromWallet": NaN'),
+    record("record with 1e400", b', "paidFromWallet": 1e400'),
+    record("record with a lone surrogate", b', "description": "\\udfff"'),
+    record("record 10,000 levels deep", b', "description": ' + deep_object()),
+    record("record 65 levels deep", b', "onlinePayments": ' + b"[" * 65 + b"]" * 65),
+    record("record of 2 MiB", b', "description": "' + b"d" * 2 * 1024 * 1024 + b'"', 413),
+    record("record with a 5,000-digit number", b', "paidOnline": ' + b"9" * 5000),
+    record(
+        "record with a fraction for an integer",
+        b', "invoiceNo": 100127.5',
+    ),
+    record("record of another key", b', "invoiceNo": 100128'),
+    record("record with an unknown status", b', "status": "refunded"'),
+    record("record with a typo", b', "stauts": "paid"'),
+    record("record, non-UTF-8", b', "description": "\xe9"'),
+    admin("record that is a list", INVOICE_URL, b"[" + BOLA_INVOICE + b"}]"),
+    admin("record in an unknown collection", "/__mockyard/state/cargoextra/parcels/1", b"{}", 404),
+    admin("record of an unknown API", "/__mockyard/state/nope/invoices/1", b"{}", 404),
+    admin("record of engine bookkeeping", "/__mockyard/state/_mockyard/rate-limits/x", b"{}", 404),
+    admin(
+        "journal limit not a number",
+        "/__mockyard/requests?limit=abc",
+        method=b"GET",
+        content_type=None,
+    ),
+    admin("journal limit 0", "/__mockyard/requests?limit=0", method=b"GET", content_type=None),
+    admin(
+        "journal status 6xx", "/__mockyard/requests?status=6xx", method=b"GET", content_type=None
+    ),
+    admin(
+        "listing limit -1",
+        "/__mockyard/state/cargoextra/invoices?limit=-1",
+        method=b"GET",
+        content_type=None,
+    ),
+    admin(
+        "listing offset of 5,000 digits",
+        "/__mockyard/state/cargoextra/invoices?offset=" + "9" * 5000,
+        method=b"GET",
+        content_type=None,
+    ),
+]
 
 
 def send(sandbox: LiveSandbox, case: Hostile) -> tuple[int, dict[str, str], bytes]:
     """Send `case` as raw bytes; return the status, headers (lower-cased) and body."""
     target = case.target if isinstance(case.target, bytes) else case.target.encode()
-    head = [case.method + b" " + target + b" HTTP/1.1", b"Host: 127.0.0.1"]
+    head = [case.method + b" " + target + b" HTTP/1.1"]
+    if not any(name.lower() == b"host" for name, _ in case.headers):
+        head.append(b"Host: 127.0.0.1")
     head += [name + b": " + value for name, value in case.headers]
     if case.content_type is not None:
         head.append(b"Content-Type: " + case.content_type)
@@ -426,6 +618,18 @@ def _read_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
 def assert_documented(case: Hostile, status: int, headers: dict[str, str], body: bytes) -> None:
     assert 400 <= case.status < 500
     assert status == case.status, body[:300]
+    assert "access-control-allow-origin" not in headers  # no page of a foreign origin reads it
+    if case.kind == "prefer":
+        assert headers.get("content-type") == "application/problem+json"
+        assert json.loads(body)["status"] == 400
+        return
+    if case.kind == "admin":
+        assert headers.get("content-type") == "application/json"
+        assert isinstance(json.loads(body)["error"], str)
+        return
+    if case.kind == "cors":  # Starlette's answer to a preflight it does not approve
+        assert body.startswith(b"Disallowed CORS")
+        return
     if case.api == IX:
         assert body == b""
         return
@@ -463,9 +667,34 @@ def test_hostile_request_gets_a_documented_4xx_and_changes_nothing(
     assert corpus_sandbox.process.poll() is None
 
 
+@pytest.fixture
+def drifted(corpus_sandbox: LiveSandbox) -> LiveSandbox:
+    """Bola has paid invoice 100127: a reset, or a PUT of the unpaid invoice, would show."""
+    corpus_sandbox.reset()
+    assert send(corpus_sandbox, ce("good pay", GOOD_PAY, 200))[0] == 200
+    return corpus_sandbox
+
+
+def test_the_admin_corpus_covers_origins_preflights_records_and_reset() -> None:
+    assert len(ADMIN_CORPUS) >= 40
+    assert len({case.id for case in ADMIN_CORPUS}) == len(ADMIN_CORPUS)
+    assert sum(case.status == 403 for case in ADMIN_CORPUS) >= 10
+
+
+@pytest.mark.parametrize("case", ADMIN_CORPUS, ids=[case.id for case in ADMIN_CORPUS])
+def test_hostile_admin_request_gets_a_4xx_and_changes_nothing(
+    drifted: LiveSandbox, case: Hostile
+) -> None:
+    before = snapshot(drifted.state)
+    status, headers, body = send(drifted, case)
+    assert_documented(case, status, headers, body)
+    assert snapshot(drifted.state) == before
+    assert drifted.process.poll() is None
+
+
 def test_after_the_corpus_every_api_still_serves_good_requests(corpus_sandbox: LiveSandbox) -> None:
     corpus_sandbox.reset()
-    for case in CORPUS:  # once more, back to back, without resetting in between
+    for case in CORPUS + ADMIN_CORPUS:  # once more, back to back, without resetting in between
         send(corpus_sandbox, case)
     good = [
         ce("good pay", GOOD_PAY, 200),

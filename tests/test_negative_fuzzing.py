@@ -1,4 +1,6 @@
-"""Negative fuzzing: Schemathesis, in negative mode, finds no server error in any served API.
+"""Negative fuzzing: Schemathesis, in negative mode, finds no server error in any served API, nor
+in the admin API (described by the sandbox itself at /__mockyard/openapi.json: every collection's
+record schema, the journal's filters, reset's body).
 
 For every API of the workspace, Schemathesis generates requests that break its effective spec
 (wrong types, missing and extra fields, out-of-range values, odd strings, unsupported methods)
@@ -17,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 import schemathesis
 from conftest import ROOT, LiveSandbox
@@ -24,9 +27,12 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.config import HealthCheck
 
-from mockyard import workspace
+from mockyard import admin_spec, record_schemas, workspace
+from mockyard.admin import PREFIX
+from mockyard.controls import DEFAULT_JOURNAL_SIZE
 
 MAX_EXAMPLES = 60
+ADMIN_EXAMPLES = 25  # per operation: the admin API has three per collection
 DOCUMENTED_500 = {"cargoextra": ("100500", {"message": "Unexpected Error"})}
 WS = workspace.load(ROOT)
 
@@ -47,17 +53,21 @@ def credentials(source: workspace.ApiSource, spec: dict[str, Any]) -> dict[str, 
     raise AssertionError(f"no way to present {scheme} for {source.name}")
 
 
-def negative_schema(source: workspace.ApiSource) -> schemathesis.BaseSchema:
+def negative_config(max_examples: int = MAX_EXAMPLES) -> schemathesis.Config:
     config = schemathesis.Config()
     project = config.projects.default
     project.update(suppress_health_check=[HealthCheck.all])
     project.generation.update(
         modes=[GenerationMode.NEGATIVE],
-        max_examples=MAX_EXAMPLES,
+        max_examples=max_examples,
         with_security_parameters=False,  # the sandbox credentials are added to every call
         database="none",
     )
-    return schemathesis.openapi.from_path(source.spec, config=config)
+    return config
+
+
+def negative_schema(source: workspace.ApiSource) -> schemathesis.BaseSchema:
+    return schemathesis.openapi.from_path(source.spec, config=negative_config())
 
 
 @pytest.fixture(scope="module")
@@ -89,8 +99,40 @@ for _source in WS.apis:
     globals()[f"test_negative_{_source.name}_gets_no_server_error"] = fuzz_test(_source)
 
 
+ADMIN_DOC = admin_spec.document(
+    PREFIX,
+    record_schemas.load({s.name: (s.fixtures, workspace.read_yaml(s.fixtures)) for s in WS.apis}),
+    apis=[s.name for s in WS.apis],
+    journal_size=DEFAULT_JOURNAL_SIZE,
+    guarded=False,
+)
+# Operations whose only input is a free-form string (a record's key) or nothing at all have no
+# invalid request to make; Schemathesis would skip each of them.
+NOTHING_TO_NEGATE = r"^(get|delete)-.*|^(health|catalogue|state|clear-requests)$"
+ADMIN = schemathesis.openapi.from_dict(ADMIN_DOC, config=negative_config(ADMIN_EXAMPLES)).exclude(
+    operation_id_regex=NOTHING_TO_NEGATE
+)
+
+
+def test_the_admin_api_fuzzed_is_the_one_served(fuzzed: LiveSandbox) -> None:
+    assert httpx.get(f"{fuzzed.url}/__mockyard/openapi.json").json() == ADMIN_DOC
+
+
+@ADMIN.parametrize()
+def test_negative_admin_api_gets_no_server_error(
+    case: schemathesis.Case, fuzzed: LiveSandbox
+) -> None:
+    response = case.call(base_url=fuzzed.url)
+    case.validate_response(response, checks=[not_a_server_error])
+
+
 def test_every_api_is_fuzzed() -> None:
-    fuzzed_apis = {name.split("_")[2] for name in globals() if name.startswith("test_negative_")}
+    fuzzed_apis = {
+        name.split("_")[2]
+        for name in globals()
+        if name.startswith("test_negative_")
+        and name != "test_negative_admin_api_gets_no_server_error"
+    }
     assert (
         fuzzed_apis
         == {source.name for source in WS.apis}

@@ -32,13 +32,24 @@ BODY = {"invoice": 100127, "currency": "NGN"}
         ('example="with, comma"', Preference(example="with, comma")),
         ("Dynamic=FALSE, respond-async", Preference(dynamic=False)),
         ("return=minimal", Preference()),
+        ("delay=250", Preference(delay=250)),
+        ('delay="7.5", code=404', Preference(code=404, delay=7.5)),
+        ("delay=999999", Preference(delay=60_000)),
     ],
 )
 def test_header_is_parsed_like_prism(header: str | None, expected: Preference) -> None:
     assert parse(header) == expected
 
 
-@pytest.mark.parametrize("header", ["code=abc", "code=99", "dynamic=maybe"])
+def test_a_delay_alone_does_not_choose_the_answer() -> None:
+    assert not parse("delay=250")
+    assert parse("delay=250, dynamic=true")
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["code=abc", "code=99", "dynamic=maybe", "delay=abc", "delay=-5", "delay=1e3", "delay="],
+)
 def test_malformed_preferences_are_a_400(header: str) -> None:
     with pytest.raises(UnsatisfiablePreference) as info:
         parse(header)
@@ -135,6 +146,19 @@ def test_impossible_preferences_name_what_is_documented(gateway: tuple[TestClien
 
     response = client.post(PAY, json=BODY, headers={**TOKEN, "Prefer": "code=abc"})
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize("header", ["code=abc", "delay=abc", "delay=-5", "delay=NaN"])
+def test_a_malformed_delay_is_a_400_like_a_malformed_code(
+    gateway: tuple[TestClient, object], header: str
+) -> None:
+    client, sandbox = gateway
+    before = wallet(sandbox)
+    response = client.post(PAY, json=BODY, headers={**TOKEN, "Prefer": header})
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    assert header.split("=")[0] in response.json()["detail"]
+    assert wallet(sandbox) == before  # the handler did not run
 
 
 def test_prefer_on_a_generated_operation(tmp_path: Path) -> None:

@@ -11,7 +11,8 @@ from conftest import ROOT, in_process
 
 from mockyard import fixtures, workspace
 from mockyard.errors import FixtureError
-from mockyard.state_api import load_schemas
+from mockyard.record_schemas import infer
+from mockyard.record_schemas import load as load_schemas
 
 PAY = "/api/v1/billing/invoice/pay"
 STATE = "/__mockyard/state"
@@ -176,7 +177,7 @@ def test_records_the_handlers_write_satisfy_their_schemas(tmp_path: Path) -> Non
     assert invoice["status"] == "paid"
 
 
-def test_a_workspace_without_schemas_accepts_any_object(tmp_path: Path) -> None:
+def test_a_workspace_without_schemas_gets_them_from_its_seeded_records(tmp_path: Path) -> None:
     workspace = tmp_path / "ws"
     for folder in ("specs", "handlers", "fixtures"):
         (workspace / folder).mkdir(parents=True)
@@ -190,11 +191,50 @@ def test_a_workspace_without_schemas_accepts_any_object(tmp_path: Path) -> None:
     (workspace / "fixtures" / "cargoextra.yaml").write_text(
         yaml.safe_dump(no_schemas, sort_keys=False)
     )
+    url = f"{STATE}/cargoextra/invoices/100123"
     with in_process(tmp_path, workspace) as client:
-        response = client.put(f"{STATE}/cargoextra/notes/1", json={"anything": [1, 2]})
+        unknown = client.put(f"{STATE}/cargoextra/notes/1", json={"anything": [1, 2]})
+        wrong_type = client.put(url, json={**INVOICE, "total": "15000"})
+        typo = client.put(url, json={**INVOICE, "stauts": "paid"})
+        other_key = client.put(url, json={**INVOICE, "invoiceNo": 100124})
+        negative = client.put(url, json={**INVOICE, "total": -1})
+        stored = client.get(url).json()
+        paid = client.put(url, json={**INVOICE, "status": "paid", "paidAt": "2024-05-20"})
+        pay = client.post(PAY, json={"invoice": 100123, "currency": "NGN"}, headers=ADA)
         listing = client.get(STATE).json()["apis"]["cargoextra"]["collections"]
-    assert response.status_code == 201
-    assert listing["notes"] == {"count": 1, "schema": False}
+    assert unknown.status_code == 404
+    assert [r.status_code for r in (wrong_type, typo, other_key, negative)] == [400] * 4
+    assert [r.json()["errors"][0]["path"] for r in (wrong_type, typo, other_key, negative)] == [
+        "/total",
+        "/",
+        "/invoiceNo",
+        "/total",
+    ]
+    assert stored == INVOICE
+    assert paid.status_code == 200
+    assert pay.json() == {"message": "Invoice already paid"}
+    assert all(c["schema"] for c in listing.values()) and "notes" not in listing
+
+
+def test_an_inferred_schema_is_no_looser_than_the_seeded_records() -> None:
+    schema = infer(
+        {
+            "a": {"id": "a", "n": 1, "tags": ["x"], "note": None, "at": {"day": 1}},
+            "b": {"id": "b", "n": 2.5, "tags": ["y", "z"], "at": {"day": 2}},
+        }
+    )
+    assert schema["x-mockyard-key"] == "id"
+    assert schema["required"] == ["at", "id", "n", "tags"]
+    assert schema["additionalProperties"] is False
+    props = schema["properties"]
+    assert props["n"] == {"type": "number", "minimum": 0}
+    assert props["tags"] == {
+        "type": "array",
+        "items": {"type": "string", "minLength": 1},
+        "minItems": 1,
+    }
+    assert props["note"] == {"type": "null"}
+    assert props["at"]["required"] == ["day"]
 
 
 def test_an_invalid_schema_is_a_fixture_error() -> None:

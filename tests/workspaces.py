@@ -59,7 +59,10 @@ def served(state_dir: Path, workspace: Path | None = None, **options: Any) -> It
     config = ServeConfig(
         workspace=str(workspace or state_dir), state=str(state_dir / "state.sqlite3"), **options
     )
-    with TestClient(build(config).app, raise_server_exceptions=False) as client:
+    # A loopback Host, as conftest.LOOPBACK_URL explains.
+    with TestClient(
+        build(config).app, base_url="http://127.0.0.1", raise_server_exceptions=False
+    ) as client:
         yield client
 
 

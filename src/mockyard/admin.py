@@ -6,16 +6,15 @@ rotation (503); every admin route answers 503 in JSON while the state is unavail
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
+from mockyard import jsonbody
 from mockyard.errors import StateUnavailable
 from mockyard.state import SandboxState
 
@@ -33,17 +32,15 @@ def admin_app(state: SandboxState, routes: Sequence[BaseRoute] = ()) -> Starlett
         return JSONResponse({"status": "unavailable", "error": str(exc)}, 503, {"Retry-After": "1"})
 
     async def reset(request: Request) -> JSONResponse:
-        options: dict[str, Any] = {}
-        raw = await request.body()
-        if raw.strip():
-            try:
-                options = json.loads(raw)
-                seed = options.get("seed") if isinstance(options, dict) else "bad"
-                if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
-                    raise ValueError
-            except ValueError:
-                return JSONResponse({"error": 'body must be {"seed": <integer>} or empty'}, 400)
-        counts = state.reset(options.get("seed"))
+        try:
+            options = await jsonbody.read(request)
+        except jsonbody.BadBody as exc:
+            return JSONResponse({"error": exc.message}, exc.status)
+        options = {} if options is None else options
+        seed = options.get("seed") if isinstance(options, dict) else "bad"
+        if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+            return JSONResponse({"error": 'body must be {"seed": <integer>} or empty'}, 400)
+        counts = state.reset(seed)
         return JSONResponse({"seed": state.seed, "collections": counts})
 
     return Starlette(

@@ -8,6 +8,7 @@ ASGI class with one job, as Starlette's `build_middleware_stack` lists its own:
     ErrorBoundary      the last resort: whatever nothing inside answered, in the API's format
     MatchRequest       the operation index matches the request, once; the Match rides on it
     RecorderMiddleware the access log and the request journal
+    OriginGuard        403 for a web page's drive-by on the admin API (`origins`)
     CORS               preflights; CORS headers on every answer, errors and faults included
     Dispatch           /__mockyard/* to the admin API, /openapi.json and /ui to the docs
     ErrorBoundary      what a request ends with, answered where CORS and the journal see it
@@ -32,7 +33,7 @@ from starlette.middleware import Middleware
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mockyard import controls, workspace
+from mockyard import admin_spec, controls, origins, record_schemas, workspace
 from mockyard.admin import PREFIX, admin_app
 from mockyard.auth import Identify
 from mockyard.connexion_app import connexion_app
@@ -48,7 +49,7 @@ from mockyard.responses import Answers, ErrorBoundary
 from mockyard.runtime import Runtime
 from mockyard.safety import AdminTokenMiddleware
 from mockyard.state import SandboxState
-from mockyard.state_api import load_schemas, state_routes
+from mockyard.state_api import state_routes
 from mockyard.store import is_url, open_store
 
 CONFIG_ENV = "MOCKYARD_SERVE_CONFIG"
@@ -68,7 +69,8 @@ class ServeConfig:
     specs: tuple[str, ...] = ()  # serve these spec files (or folders) instead of a workspace
     reload: bool = False  # a --reload process: reseed at start, serve a broken workspace as 503
     latency: str | None = None  # controls: None means "as mockyard.yaml says"
-    cors_origins: list[str] | None = None
+    cors_origins: list[str] | None = None  # [] is --no-cors
+    admin_origins: list[str] | None = None
     journal: str = ""  # the journal's SQLite file [default: next to the state file]
     journal_size: int | None = None
     admin_token: str = ""
@@ -131,14 +133,24 @@ def build(config: ServeConfig, ws: workspace.Workspace | None = None) -> Sandbox
         source=ws.root / workspace.CONFIG_FILE,
         latency=config.latency,
         cors_origins=config.cors_origins,
+        admin_origins=config.admin_origins,
         journal_size=config.journal_size,
     )
     journal = Journal(config.journal or _journal_file(config.state), settings.journal_size)
+    schemas = record_schemas.load(fixture_files, state.seeded())
+    admin_doc = admin_spec.document(
+        PREFIX,
+        schemas,
+        apis=state.apis,
+        journal_size=settings.journal_size,
+        guarded=bool(config.admin_token),
+    )
     admin: ASGIApp = admin_app(
         state,
         [
             *journal_routes(journal, PREFIX),
-            *state_routes(state, load_schemas(fixture_files), ws.fixtures, PREFIX),
+            *state_routes(state, schemas, ws.fixtures, PREFIX),
+            admin_spec.route(PREFIX, admin_doc),
         ],
     )
     if config.admin_token:
@@ -154,7 +166,9 @@ def build(config: ServeConfig, ws: workspace.Workspace | None = None) -> Sandbox
             Redactor(*spec_credentials(merged)),
             skip_prefix=PREFIX + "/",
         ),
-        *controls.cors(settings.cors_origins),
+        # The origin policy, then CORS: no web page of an origin not configured drives the
+        # admin API, and every answer carries CORS headers, errors and faults included.
+        *origins.steps(settings.cors, admin_prefix=PREFIX, check_host=not config.admin_token),
         Middleware(Dispatch, admin, docs),
         Middleware(ErrorBoundary, answers),
         Middleware(controls.Controls, runtime, settings),

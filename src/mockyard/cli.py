@@ -19,6 +19,7 @@ import click
 # Connexion imports starlette's test client, which warns about httpx on every start.
 warnings.filterwarnings("ignore", message=".*httpx2.*")
 
+from mockyard import origins, startup  # noqa: E402
 from mockyard import workspace as workspace_mod  # noqa: E402
 from mockyard.app import CONFIG_ENV, Sandbox, ServeConfig, build, served_workspace  # noqa: E402
 from mockyard.controls import parse_latency  # noqa: E402
@@ -27,7 +28,7 @@ from mockyard.fixtures import build as build_fixtures  # noqa: E402
 from mockyard.logs import log_config  # noqa: E402
 from mockyard.safety import check_exposure  # noqa: E402
 from mockyard.specs import operations  # noqa: E402
-from mockyard.store import normalised, shown  # noqa: E402
+from mockyard.store import is_url, normalised, shown  # noqa: E402
 from mockyard.workspace import WATCHED_FILES, watched_dirs  # noqa: E402
 
 _WORKSPACE = click.option(
@@ -49,19 +50,17 @@ _SPEC = click.option(
 
 
 class _Shown(click.ClickException):
-    """A mockyard error as click shows an error: one line on stderr, then its exit code."""
+    """A mockyard error, raised as the click error `_Commands.main` shows."""
 
     def __init__(self, message: str, exit_code: int) -> None:
         super().__init__(message)
         self.exit_code = exit_code
 
-    def show(self, file: Any = None) -> None:
-        click.echo(f"error: {self.format_message()}", err=True)
-
 
 class _Commands(click.Group):
-    """The one error boundary of the CLI: every command's `MockyardError` is shown once, as one
-    line with its `exit_code`; anything unexpected is one line too (exit 2), never a traceback."""
+    """The one error boundary of the CLI. Every command's `MockyardError` ends it as one line
+    `error: …` on stderr and its `exit_code`; so do click's own usage errors (exit 2, instead of
+    click's usage block) and anything unexpected (exit 2), never a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -75,6 +74,21 @@ class _Commands(click.Group):
         except Exception as exc:
             raise _Shown(f"unexpected {type(exc).__name__}: {_one_line(str(exc))}", 2) from exc
 
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except click.ClickException as exc:
+            where = getattr(exc, "ctx", None)
+            hint = f" (see '{where.command_path} --help')" if where is not None else ""
+            click.echo(f"error: {_one_line(exc.format_message())}{hint}", err=True)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("error: interrupted", err=True)
+            sys.exit(130)
+        sys.exit(code if isinstance(code, int) else 0)
+
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
@@ -84,7 +98,13 @@ def main() -> None:
 @main.command()
 @_WORKSPACE
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
-@click.option("--port", default=9000, show_default=True, type=int, help="Port to listen on.")
+@click.option(
+    "--port",
+    default=9000,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="Port to listen on.",
+)
 @click.option("--seed", type=int, help="Faker seed for the bulk data [default: mockyard.yaml's].")
 @click.option(
     "--state",
@@ -122,7 +142,14 @@ def main() -> None:
     "--cors-origin",
     "cors_origins",
     multiple=True,
-    help="An origin allowed by CORS; repeat for several [default: mockyard.yaml's, or any].",
+    help="An origin allowed by CORS besides localhost ones ('*': any); repeatable "
+    "[default: mockyard.yaml's].",
+)
+@click.option(
+    "--admin-origin",
+    "admin_origins",
+    multiple=True,
+    help="An origin whose pages may use /__mockyard/*; repeatable [default: none].",
 )
 @click.option("--no-cors", is_flag=True, help="Send no CORS headers and answer no preflights.")
 @click.option(
@@ -149,6 +176,7 @@ def serve(
     reload: bool,
     latency: str | None,
     cors_origins: tuple[str, ...],
+    admin_origins: tuple[str, ...],
     no_cors: bool,
     journal_size: int | None,
     admin_token: str | None,
@@ -160,10 +188,14 @@ def serve(
     if reload and workers > 1:
         raise click.UsageError("--reload runs one worker; drop --workers")
     check_exposure(host, admin_token)  # before anything binds or builds
+    cors = origins.flag_values(cors_origins, "--cors-origin")
+    admins = origins.flag_values(admin_origins, "--admin-origin")
     scratch = _scratch_dir()
     specs = tuple(str(Path(s).resolve()) for s in spec_files)
     ws = served_workspace(ServeConfig(workspace=workspace, specs=specs))  # loaded once, here
     state = state or ws.state
+    if state and not is_url(state):
+        startup.state_file(state)
     if not state:
         state = str(Path(tempfile.mkdtemp(prefix="mockyard-")) / "state.sqlite3")
         atexit.register(shutil.rmtree, Path(state).parent, ignore_errors=True)
@@ -176,12 +208,14 @@ def serve(
         specs=specs,
         reload=reload,
         latency=latency,
-        cors_origins=[] if no_cors else (list(cors_origins) or None),
+        cors_origins=[] if no_cors else (cors or None),
+        admin_origins=admins or None,
         journal=str(Path(scratch) / "requests.sqlite3"),
         journal_size=journal_size,
         admin_token=admin_token or "",
     )
     sandbox = build(config, ws)  # seeds the state once, before any worker starts
+    host = startup.listen_address(host, port)  # what uvicorn will bind
     _banner(sandbox, host, port, shown(state), bool(admin_token))
     logging = log_config(quiet)
     # uvicorn re-raises SIGTERM after a graceful shutdown; exit normally so temp files go too.
@@ -456,7 +490,6 @@ def _banner(sandbox: Sandbox, host: str, port: int, state: str, guarded: bool) -
         for cred in credentials:
             click.echo(f"      {cred['value']:<28} {cred.get('note', '')}")
     controls = sandbox.controls
-    origins = ", ".join(controls.cors_origins) or "off"
     latency = controls.latency
     delay = "none" if latency is None else f"{latency.low:g}-{latency.high:g} ms"
     click.echo(f"\n  docs:     {base}/ui")
@@ -464,8 +497,10 @@ def _banner(sandbox: Sandbox, host: str, port: int, state: str, guarded: bool) -
         f"  admin:    {base}/__mockyard/ (health, reset, state, catalogue, requests)"
         + ("  [admin token required]" if guarded else "")
     )
+    pages = ", ".join(controls.cors.admin_origins) or "none (--admin-origin to allow one)"
+    click.echo(f"            web pages that may use it: {pages}")
     click.echo(
-        f"  controls: CORS {'any origin' if origins == '*' else origins}, latency {delay}, "
+        f"  controls: CORS {controls.cors.describe()}, latency {delay}, "
         f"{len(controls.operations)} operation(s) with their own, "
         f"journal of {controls.journal_size} requests"
     )

@@ -4,7 +4,9 @@ They are set in `mockyard.yaml` (flags override it) and run as plain ASGI middle
 the served APIs, before Connexion sees the request:
 
     controls:
-      cors: {origins: ["*"]}         # a list of origins; [] or false turns CORS off
+      cors:                          # see `origins`; false turns CORS off
+        origins: [...]               # besides localhost ones; "*" is any origin
+        admin_origins: [...]         # pages that may use /__mockyard/* (none by default)
       latency: 100-400               # ms for every operation: a number or LOW-HIGH
       journal_size: 500              # requests kept by GET /__mockyard/requests
       operations:
@@ -38,10 +40,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
-from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from mockyard import origins, prefer
 from mockyard.errors import ApiError, DropConnection, InjectedFault, WorkspaceError
 from mockyard.operations import match_of
 from mockyard.responses import asgi_response
@@ -49,7 +50,6 @@ from mockyard.runtime import Runtime
 from mockyard.store import Transaction
 
 DEFAULT_JOURNAL_SIZE = 500
-MAX_DELAY_MS = 60_000
 BOOKKEEPING_API = "_mockyard"  # the store namespace of engine bookkeeping; never business data
 FAULT_COUNTERS = "fault-counters"
 INFO_KEY = "mockyard.controls"  # scope key: what the controls did to a request, for the journal
@@ -74,7 +74,7 @@ def parse_latency(value: object) -> Latency:
         raise ValueError(f"latency must be MS or LOW-HIGH in milliseconds, not {value!r}")
     low = float(match.group(1))
     high = float(match.group(2)) if match.group(2) else low
-    if high < low or high > MAX_DELAY_MS:
+    if high < low or high > prefer.MAX_DELAY_MS:
         raise ValueError(f"latency range {text!r} must be LOW-HIGH with LOW <= HIGH <= 60000")
     return Latency(low, high)
 
@@ -92,7 +92,7 @@ class OperationControls:
 class ControlSettings:
     """Every control, after mockyard.yaml and the command line are combined."""
 
-    cors_origins: tuple[str, ...] = ("*",)
+    cors: origins.OriginPolicy = field(default_factory=origins.OriginPolicy)
     latency: Latency | None = None
     journal_size: int = DEFAULT_JOURNAL_SIZE
     operations: Mapping[str, OperationControls] = field(default_factory=dict)
@@ -104,12 +104,13 @@ def load_settings(
     operation_ids: Iterable[str],
     source: object = None,
     latency: str | None = None,
-    cors_origins: Iterable[str] | None = None,
+    cors_origins: list[str] | None = None,
+    admin_origins: list[str] | None = None,
     journal_size: int | None = None,
 ) -> ControlSettings:
     """Read the `controls:` section of mockyard.yaml; the keyword arguments (flags) win over it."""
     try:
-        return _load(raw, set(operation_ids), latency, cors_origins, journal_size)
+        return _load(raw, set(operation_ids), latency, (cors_origins, admin_origins), journal_size)
     except (ValueError, TypeError) as exc:
         raise WorkspaceError(f"controls: {exc}", path=source) from exc
 
@@ -118,7 +119,7 @@ def _load(
     raw: object,
     known: set[str],
     latency: str | None,
-    cors_origins: Iterable[str] | None,
+    cors_flags: tuple[list[str] | None, list[str] | None],
     journal_size: int | None,
 ) -> ControlSettings:
     section = raw or {}
@@ -127,10 +128,7 @@ def _load(
     unknown = set(section) - {"cors", "latency", "journal_size", "operations"}
     if unknown:
         raise ValueError(f"unknown keys: {', '.join(sorted(unknown))}")
-    if cors_origins is None:
-        cors = section.get("cors", {"origins": ["*"]})
-        origins = (cors or {}).get("origins", ["*"]) if isinstance(cors, dict) else cors
-        cors_origins = [origins] if isinstance(origins, str) else (origins or [])
+    cors = origins.load(section.get("cors"), *cors_flags)
     global_latency = latency if latency is not None else section.get("latency")
     size = journal_size if journal_size is not None else section.get("journal_size")
     size = DEFAULT_JOURNAL_SIZE if size is None else size
@@ -142,7 +140,7 @@ def _load(
             raise ValueError(f"operations: no operation {op_id!r} in the served specs")
         operations[op_id] = _operation(op_id, opts or {})
     return ControlSettings(
-        cors_origins=tuple(str(o) for o in cors_origins),
+        cors=cors,
         latency=parse_latency(global_latency) if global_latency not in (None, 0, "0") else None,
         journal_size=size,
         operations=operations,
@@ -244,16 +242,17 @@ async def fault(request: ControlRequest) -> ApiError | None:
 
 
 def prefer_delay(values: Iterable[str]) -> float | None:
-    """The `delay` preference of `Prefer` headers, capped at 60 s; None when absent or bad."""
+    """The `delay` preference of `Prefer` headers, capped at 60 s; None when absent or malformed.
+
+    A malformed `Prefer` is not ignored: once the request is authenticated and validated, it is
+    answered with 400 like any preference that cannot be honoured (`prefer.parse`)."""
     for value in values:
-        for preference in value.split(","):
-            name, _, arg = preference.split(";")[0].partition("=")
-            if name.strip().lower() == "delay":
-                try:
-                    ms = float(arg.strip().strip('"'))
-                except ValueError:
-                    return None
-                return min(ms, MAX_DELAY_MS) if ms >= 0 else None
+        try:
+            delay = prefer.parse(value).delay
+        except prefer.UnsatisfiablePreference:
+            return None
+        if delay is not None:
+            return delay
     return None
 
 
@@ -332,22 +331,3 @@ async def _drain(receive: Receive, limit: int = 1024 * 1024) -> None:
         seen += len(message.get("body", b""))
         if message["type"] != "http.request" or not message.get("more_body", False):
             return
-
-
-def cors(origins: Iterable[str]) -> list[Middleware]:
-    """The CORS step: preflights answered, CORS headers on every response, errors and faults
-    included; none at all when no origin is allowed."""
-    allowed = list(origins)
-    if not allowed:
-        return []
-    return [
-        Middleware(
-            CORSMiddleware,
-            allow_origins=allowed,
-            allow_methods=["*"],
-            allow_headers=["*"],
-            allow_credentials=True,
-            allow_private_network=True,
-            expose_headers=["*", "Location", "Retry-After"],
-        )
-    ]

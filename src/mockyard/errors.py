@@ -7,6 +7,7 @@
      │    ├── SpecError               an OpenAPI document is invalid, or collides with another
      │    └── FixtureError            a fixture file or its Faker recipe is malformed
      ├── ContractError               a contract run that cannot go on (exit 2)
+     │    └── StartError              `serve` cannot start: the port is taken, the state unusable
      ├── RequestRefused              the engine refuses a request; rendered as the API's Failure
      │    ├── Unauthorized            no credentials the operation's security accepts (401)
      │    ├── NotFound                no operation at this path (404)
@@ -83,6 +84,16 @@ class ContractError(MockyardError):
     def __init__(self, message: str, *, url: str | None = None) -> None:
         super().__init__(message)
         self.url = url
+
+
+class StartError(UsageError):
+    """`serve` cannot start as asked; `option` names the flag at fault (`--port`, `--state`)."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, option: str) -> None:
+        super().__init__(message)
+        self.option = option
 
 
 class RequestRefused(MockyardError):

@@ -4,6 +4,7 @@
     Prefer: example=already-paid        that named example (of the first 2xx, or of `code`)
     Prefer: dynamic=true                data generated from the schema, ignoring examples
     Prefer: code=400, example=wrong-amount
+    Prefer: delay=250                   hold the response 250 ms (up to 60000; see `controls`)
 
 Preferences may be separated by `,` or `;`; values may be quoted; unknown ones are ignored (RFC
 7240). A preference that cannot be honoured is the client's mistake, so it gets a 4xx in problem
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from mockyard.errors import UnsatisfiablePreference
 
 HEADER = "prefer"
+MAX_DELAY_MS = 60_000
 _PAIR = re.compile(r'\s*([A-Za-z][\w-]*)\s*(?:=\s*("(?:[^"\\]|\\.)*"|[^,;\s]*))?\s*')
 
 
@@ -29,13 +31,16 @@ class Preference:
     code: int | None = None
     example: str | None = None
     dynamic: bool | None = None
+    delay: float | None = None  # ms; holds the answer, does not choose it
 
     def __bool__(self) -> bool:
+        """True when the client chose the answer (a delay alone does not)."""
         return self.code is not None or self.example is not None or self.dynamic is not None
 
 
 def parse(header: str | None) -> Preference:
-    """`code=404, example=x; dynamic=true` -> Preference(404, "x", True)."""
+    """`code=404, example=x; dynamic=true` -> Preference(404, "x", True); a malformed value of
+    a preference mockyard knows is an `UnsatisfiablePreference` (400)."""
     if not header:
         return Preference()
     values: dict[str, str] = {}
@@ -52,10 +57,15 @@ def parse(header: str | None) -> Preference:
     dynamic = values.get("dynamic")
     if dynamic is not None and dynamic.lower() not in ("true", "false"):
         raise UnsatisfiablePreference(400, f"Prefer dynamic={dynamic!r}: use true or false")
+    delay = values.get("delay")
+    if delay is not None and not re.fullmatch(r"\d{1,12}(?:\.\d{1,6})?", delay):
+        detail = f"Prefer delay={delay!r} is not a number of milliseconds"
+        raise UnsatisfiablePreference(400, detail)
     return Preference(
         code=int(code) if code else None,
         example=values.get("example") or None,
         dynamic=None if dynamic is None else dynamic.lower() == "true",
+        delay=None if delay is None else min(float(delay), MAX_DELAY_MS),
     )
 
 

@@ -34,18 +34,20 @@ class SandboxState:
         """Seed an empty store; keep one that already holds state (`--state FILE` or a
         database). Of workers or instances starting together, one seeds; the others wait."""
         seed = self._first_seed
-        self.store.seed_once(lambda: (self._records(seed), seed))
+        self.store.seed_once(lambda: (self.seeded(seed), seed))
 
     def reset(self, seed: int | None = None) -> dict[str, dict[str, int]]:
         """Rebuild every record for `seed` (default: the current seed)."""
         seed = self.seed if seed is None else seed
-        records = self._records(seed)
+        records = self.seeded(seed)
         self.store.replace_all(records, seed=seed)
         return {
             api: {coll: len(docs) for coll, docs in colls.items()} for api, colls in records.items()
         }
 
-    def _records(self, seed: int) -> dict[str, dict[str, Any]]:
+    def seeded(self, seed: int | None = None) -> dict[str, dict[str, Any]]:
+        """api -> collection -> key -> record as `seed` (default: the first) builds them."""
+        seed = self._first_seed if seed is None else seed
         records = self._built.get(seed)
         if records is None:  # Faker is the slow part of a reset; the same seed builds the same
             records = {

@@ -1,95 +1,31 @@
 """`/__mockyard/state` and `/__mockyard/catalogue`: read and set the sandbox's records.
 
 A test puts a record in any state with `PUT /__mockyard/state/{api}/{collection}/{key}`. So that
-such a record is one the handlers can work with, an API's fixture file may declare a JSON Schema
-per collection, and a PUT body must satisfy it (400 with every error otherwise):
-
-    schemas:
-      <collection>:
-        type: object
-        required: [id, status]
-        x-mockyard-key: id        # optional: this field must equal the record's key
-        properties: {...}
-
-An API that declares schemas accepts PUTs to those collections only; one that declares none
-accepts any JSON object in any collection. Writes go through the store's write transaction, like
-a handler's, so they are atomic and every worker sees them at once.
+such a record is one the handlers can work with, every collection has a JSON Schema (declared in
+the API's fixture file or inferred from its seeded records, see `record_schemas`) and a PUT body
+must satisfy it (400 with every error otherwise); a collection without one is not writable.
+Bodies are strict JSON (`jsonbody`). Writes go through the store's write transaction, like a
+handler's, so they are atomic and every worker sees them at once.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from mockyard import cache
-from mockyard.errors import FixtureError
+from mockyard import jsonbody
+from mockyard.record_schemas import CollectionSchema, canonical
 from mockyard.state import SandboxState
 from mockyard.store import Transaction
 
-KEY_FIELD = "x-mockyard-key"
 HIDDEN_APIS = frozenset({"_mockyard"})  # engine bookkeeping (rate limits, fault counters)
 DEFAULT_PAGE = 100
-_FORMATS = Draft202012Validator.FORMAT_CHECKER  # formats are checked where jsonschema can
-
-
-@dataclass(frozen=True)
-class CollectionSchema:
-    """What a record of one collection must look like."""
-
-    validator: Draft202012Validator
-    key_field: str | None = None
-
-    def errors(self, key: str, record: Any) -> list[dict[str, str]]:
-        found = [
-            {"path": "/" + "/".join(map(str, e.absolute_path)), "message": e.message}
-            for e in self.validator.iter_errors(record)
-        ]
-        field = self.key_field
-        if field and isinstance(record, dict) and str(record.get(field, key)) != key:
-            message = f"{record[field]!r} must equal the record's key {key!r}"
-            found.append({"path": f"/{field}", "message": message})
-        return sorted(found, key=lambda e: (e["path"], e["message"]))
-
-
-def load_schemas(
-    fixtures: Mapping[str, tuple[object, Any]],
-) -> dict[str, dict[str, CollectionSchema]]:
-    """api -> collection -> schema, from each fixture file's `schemas:` section."""
-    out: dict[str, dict[str, CollectionSchema]] = {}
-    for api, (path, fixture) in fixtures.items():
-        declared = (fixture or {}).get("schemas") or {}
-        if not isinstance(declared, dict):
-            raise FixtureError("'schemas' must map collections to JSON Schemas", path=path)
-        check = functools.partial(_schema_problem, declared)
-        problem = cache.first_problem("valid-schemas", declared, "jsonschema", check)
-        if problem:
-            raise FixtureError(problem, path=path)
-        for coll, schema in declared.items():
-            out.setdefault(api, {})[coll] = CollectionSchema(
-                Draft202012Validator(schema, format_checker=_FORMATS), schema.get(KEY_FIELD)
-            )
-    return out
-
-
-def _schema_problem(declared: Mapping[str, Any]) -> str:
-    """The first schema that breaks its metaschema, or "". Remembered when "" (`cache`): the
-    check is a tenth of a warm start and gives the same answer every time."""
-    for coll, schema in declared.items():
-        try:
-            Draft202012Validator.check_schema(schema)
-        except SchemaError as exc:
-            return f"schemas.{coll}: {exc.message}"
-    return ""
 
 
 def state_routes(
@@ -122,11 +58,15 @@ def state_routes(
         if api not in state.apis or api in HIDDEN_APIS:
             known = ", ".join(state.apis)
             return JSONResponse({"error": f"no API {api!r} (this sandbox serves: {known})"}, 404)
-        declared = schemas.get(api)
-        if declared and coll not in declared:
-            known = ", ".join(sorted(declared))
+        declared = schemas.get(api, {})
+        if coll not in declared and (request.method == "PUT" or coll not in counts(api)):
+            known = ", ".join(sorted(declared)) or "none with a schema"
             return JSONResponse({"error": f"{api} has no collection {coll!r} ({known})"}, 404)
         return None
+
+    def counts(api: str) -> Mapping[str, int]:
+        with store.transaction(write=False) as tx:
+            return tx.collections().get(api, {})
 
     async def index(_: Request) -> Response:
         return JSONResponse(await run_in_threadpool(overview))
@@ -165,13 +105,13 @@ def state_routes(
                 return JSONResponse({"error": f"no record {key!r} in {api}/{coll}"}, 404)
             return Response(status_code=204)
         try:
-            body = await request.json()
-        except ValueError:
-            return JSONResponse({"error": "the body must be a JSON object"}, 400)
+            body = await jsonbody.read(request)
+        except jsonbody.BadBody as exc:
+            return JSONResponse({"error": exc.message}, exc.status)
         if not isinstance(body, dict):
             return JSONResponse({"error": "the body must be a JSON object"}, 400)
-        schema = schemas.get(api, {}).get(coll)
-        errors = schema.errors(key, body) if schema else []
+        body = canonical(body)
+        errors = schemas[api][coll].errors(key, body)
         if errors:
             return JSONResponse({"error": f"not a valid {coll} record", "errors": errors}, 400)
         created = await run_in_threadpool(_put, state, api, coll, key, body)
