@@ -6,6 +6,7 @@ Every request goes to 127.0.0.1: the sandbox, or `broken/app.py`'s deployments s
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -165,6 +166,28 @@ def test_defect_is_caught_by_its_check(broken: Broken, defect: str, tmp_path: Pa
     assert f". {check}: " in run.stdout  # the failure's heading names the check
     assert "reproduce:\n       curl -X " in run.stdout
     assert check in junit_failures(junit)
+
+
+def failure_sections(stdout: str) -> list[tuple[str, str]]:
+    """(check, response line) of each failure listed after "Failures:"."""
+    listed = stdout.split("\nFailures:\n", 1)[1].split("\nFAILED: ", 1)[0]
+    checks = re.findall(r"^  \d+\. (\w+): ", listed, re.M)
+    responses = re.findall(r"^     response: (.*)$", listed, re.M)
+    return list(zip(checks, responses, strict=True))
+
+
+def test_every_distinct_failure_of_a_phase_is_listed_once(broken: Broken) -> None:
+    # POST /items answers 500 for a free item and an undocumented 202 otherwise. The coverage
+    # phase meets both; it must go on after the first and report each distinct failure once.
+    run = broken.run("two-faults", "--phases", "coverage")
+    assert run.exit_code == 1, run.stdout + run.stderr
+    found = failure_sections(run.stdout)
+    assert {(check, response.split()[0]) for check, response in found} == {
+        ("status_code_conformance", "202"),  # undocumented status
+        ("not_a_server_error", "500"),
+        ("status_code_conformance", "500"),  # 500 is not documented either
+    }
+    assert len(found) == 3, found  # deduplicated: each distinct failure once
 
 
 # --- the gate's exit codes -------------------------------------------------------------------

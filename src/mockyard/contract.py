@@ -166,6 +166,10 @@ def _settings(
         "cache": {"enabled": False},
     }
     this_run: dict[str, Any] = {
+        # Every phase runs to its bounded end: a failure is recorded and generation goes on, so
+        # one run lists every distinct failure (Schemathesis otherwise stops an operation's phase
+        # at its first failure). No `max-failures`: the bound is the examples per operation.
+        "continue-on-failure": True,
         "seed": seed,
         "base-url": plan.base_url,
         "workers": config.workers,
