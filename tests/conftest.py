@@ -146,6 +146,15 @@ def sandbox(live_sandbox: LiveSandbox) -> LiveSandbox:
     return live_sandbox
 
 
+def curl_words(line: str, **env: str) -> list[str]:
+    """The words bash hands to curl when it runs the command `line` with `env` set."""
+    script = 'curl() { printf "%s\\0" "$@"; }\n' + line
+    out = subprocess.run(
+        ["bash", "-c", script], env={**os.environ, **env}, capture_output=True, check=True
+    )
+    return out.stdout.decode().split("\0")[:-1]
+
+
 def snapshot(state: Path) -> dict[tuple[str, str, str], str]:
     """Every business document in a state file (rate-limit bookkeeping excluded)."""
     conn = sqlite3.connect(f"file:{state}?mode=ro", uri=True, timeout=30)

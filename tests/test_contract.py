@@ -14,15 +14,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 import uvicorn
 import yaml
 from broken.app import DEFECTS, TOKEN, Deployments
 from click.testing import CliRunner
-from conftest import ROOT, LiveSandbox, free_port
+from conftest import ROOT, LiveSandbox, curl_words, free_port
 
 from mockyard import contract_target
 from mockyard.cli import main
+from mockyard.contract_credentials import TOKEN_ENV
 from mockyard.workspace import load
 
 SPEC = ROOT / "tests" / "broken" / "spec.yaml"
@@ -133,6 +135,8 @@ def test_upstream_spec_drift_is_reported(sandbox: LiveSandbox) -> None:
         sandbox.url,
         "--spec",
         str(ROOT / "specs/upstream/cargoextra/part-process.yaml"),
+        "--api",  # its calibration: catalogue invoices, so some requests reach a 200
+        "cargoextra",
         "--max-examples",
         "10",
         "--seed",
@@ -144,6 +148,24 @@ def test_upstream_spec_drift_is_reported(sandbox: LiveSandbox) -> None:
     assert "response_schema_conformance: Response violates schema" in run.stdout
     assert '"key_0" is a required property' in run.stdout
     assert "declares no such scheme" in run.stdout  # the vendor spec forgot its bearer scheme
+
+
+def test_a_foreign_spec_gets_no_calibration_unless_its_api_is_named(sandbox: LiveSandbox) -> None:
+    # The vendor's validate block leaves every query parameter optional; the gateway refuses a
+    # request without them with 400. CargoExtra's calibration accepts 400 for valid input (its
+    # business-rule answers), which must not silently hide that drift in a foreign spec.
+    args = ["--workspace", str(ROOT), "--base-url", sandbox.url, "--max-examples", "10"]
+    args += ["--spec", str(ROOT / "specs/upstream/cargoextra/validate.yaml")]
+    args += ["--seed", "1", "--phases", "coverage,fuzzing"]
+    run = contract(*args)
+    assert run.exit_code == 1, run.stdout + run.stderr
+    assert ". positive_data_acceptance: Schema-valid request rejected" in run.stdout
+    assert "calibration: none: Schemathesis's defaults" in run.stdout
+    assert "applies only with --api cargoextra" in run.stdout
+
+    run = contract(*args, "--api", "cargoextra")
+    assert run.exit_code == 0, run.stdout + run.stderr
+    assert "calibration: fixtures/cargoextra.yaml contract: (checks, dictionaries" in run.stdout
 
 
 # --- detection: each defect is caught, and named ---------------------------------------------
@@ -188,6 +210,38 @@ def test_every_distinct_failure_of_a_phase_is_listed_once(broken: Broken) -> Non
         ("status_code_conformance", "500"),  # 500 is not documented either
     }
     assert len(found) == 3, found  # deduplicated: each distinct failure once
+
+
+def send_as_curl_would(words: list[str]) -> httpx.Response:
+    """Send what `curl WORDS` sends (-X, -H, -d, -u and the URL: what reproduce lines use)."""
+    method, headers, data, auth, url = "GET", {}, None, None, ""
+    pairs = iter(words)
+    for word in pairs:
+        if word == "-X":
+            method = next(pairs)
+        elif word == "-H":
+            name, _, value = next(pairs).partition(":")
+            headers[name.strip()] = value.strip()
+        elif word == "-d":
+            data = next(pairs)
+        elif word == "-u":
+            user, _, password = next(pairs).partition(":")
+            auth = (user, password)
+        else:
+            url = word
+    return httpx.request(method, url, headers=headers, content=data, auth=auth)
+
+
+def test_reproduce_lines_with_a_passed_token_run_as_printed(broken: Broken) -> None:
+    run = broken.run("server-error", "--phases", "coverage")
+    assert run.exit_code == 1, run.stdout + run.stderr
+    assert TOKEN not in run.stdout  # the token passed is a secret
+    assert "read the credentials you passed from $MOCKYARD_CONTRACT_TOKEN" in run.stdout
+    section = run.stdout.split(". not_a_server_error: ", 1)[1]
+    line = section.split("reproduce:\n", 1)[1].splitlines()[0].strip()
+    assert '-H "Authorization: Bearer ${MOCKYARD_CONTRACT_TOKEN}"' in line
+    words = curl_words(line, **{TOKEN_ENV: TOKEN})  # what a shell runs, once the variable is set
+    assert send_as_curl_would(words).status_code == 500
 
 
 # --- the gate's exit codes -------------------------------------------------------------------

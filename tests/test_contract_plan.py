@@ -107,7 +107,7 @@ def test_catalogue_default_credential_goes_to_its_scheme(
     ws = make_workspace(tmp_path, scheme, {**credential, "scheme": scheme, "default": True})
     (things,) = plan(PlanOptions(workspace=str(ws)), SANDBOX)
     assert things.settings["auth"]["openapi"] == {scheme: expected}
-    assert things.reset and not things.sanitize
+    assert things.reset and things.secrets == ()  # public sandbox values, shown as they are
     assert things.credentials.startswith(f"{scheme} = {credential['value']}")
 
 
@@ -142,10 +142,44 @@ def test_explicit_token_wins_over_the_catalogue_and_stays_masked(tmp_path: Path)
     ws = make_workspace(tmp_path, "queryKey", {"value": "k", "scheme": "queryKey"})
     (things,) = plan(PlanOptions(workspace=str(ws), token="secret"), SANDBOX)
     assert things.settings["auth"]["openapi"] == {"queryKey": {"api_key": "secret"}}
-    assert things.sanitize and "secret" not in things.credentials
+    assert "secret" not in things.credentials
+    assert [(s.value, s.env) for s in things.secrets] == [("secret", "MOCKYARD_CONTRACT_TOKEN")]
+
+
+@pytest.mark.parametrize(
+    ("fixture_name", "spec_name"), [("basicauth", "basicAuth"), ("BASICAUTH", "basicAuth")]
+)
+def test_security_scheme_names_match_whatever_their_case(
+    tmp_path: Path, fixture_name: str, spec_name: str
+) -> None:
+    ws = make_workspace(
+        tmp_path, spec_name, {"value": "k", "scheme": fixture_name, "default": True}
+    )
+    (things,) = plan(PlanOptions(workspace=str(ws)), SANDBOX)
+    # Schemathesis gets the name the spec spells, so it applies the credential per operation.
+    assert things.settings["auth"]["openapi"] == {spec_name: {"username": "k", "password": ""}}
+    assert things.credentials.startswith(f"{spec_name} = k")
 
 
 def test_credential_for_an_unknown_scheme_is_a_fixture_error(tmp_path: Path) -> None:
     ws = make_workspace(tmp_path, "bearerAuth", {"value": "t", "scheme": "nope", "default": True})
     with pytest.raises(FixtureError, match="'nope' is not in the spec's securitySchemes"):
         plan(PlanOptions(workspace=str(ws)), SANDBOX)
+
+
+def test_a_spec_file_gets_an_apis_calibration_only_when_named() -> None:
+    vendor = str(ROOT / "specs/upstream/cargoextra/validate.yaml")
+    (foreign,) = plan(PlanOptions(workspace=str(ROOT), specs=(vendor,)))
+    assert foreign.api == "cargoextra"  # still recognised, for its credentials and mount prefix
+    assert "checks" not in foreign.settings and "dictionaries" not in foreign.settings
+    assert foreign.calibration.startswith("none: Schemathesis's defaults")
+    assert "--api cargoextra" in foreign.calibration
+
+    (named,) = plan(PlanOptions(workspace=str(ROOT), specs=(vendor,), apis=("cargoextra",)))
+    assert named.settings["checks"]["positive_data_acceptance"]["expected-statuses"]
+    assert (
+        named.calibration == "fixtures/cargoextra.yaml contract: (checks, dictionaries, parameters)"
+    )
+
+    (own,) = plan(PlanOptions(workspace=str(ROOT), apis=("cargoextra",)))
+    assert own.settings["dictionaries"] and own.calibration == named.calibration

@@ -11,16 +11,15 @@ only decides what to send where, with which credentials, and how to tell the sto
 
 from __future__ import annotations
 
-import copy
 import secrets
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 
+from mockyard.contract_credentials import Secrets
 from mockyard.contract_events import (
     ApiFinished,
     ApiPlanSummary,
@@ -39,7 +38,14 @@ from mockyard.contract_events import (
     SandboxReset,
     Target,
 )
-from mockyard.contract_plan import ApiPlan, PlanOptions, plan_apis, select_apis
+from mockyard.contract_plan import (
+    ApiPlan,
+    PlanOptions,
+    merge_settings,
+    plan_apis,
+    select_apis,
+    shown,
+)
 from mockyard.contract_target import Resolver, inspect_target, reset_sandbox, resolve_host
 from mockyard.errors import ContractError, SpecError
 
@@ -103,7 +109,13 @@ def run(config: ContractConfig, *, resolve: Resolver = resolve_host) -> Iterator
         summaries = []
         for plan in plans:
             summary = ApiPlanSummary(
-                plan.api, _shown(plan.spec_path), plan.base_url, plan.credentials, plan.reset
+                plan.api,
+                shown(plan.spec_path),
+                plan.base_url,
+                plan.credentials,
+                plan.reset,
+                plan.calibration,
+                tuple(Secrets(plan.secrets).variables),
             )
             summaries.append(summary)
             yield ApiStarted(summary)
@@ -176,19 +188,11 @@ def _settings(
         "request-timeout": config.request_timeout,
         "generation": {"max-examples": config.max_examples},
         "phases": {p: {"enabled": p in phases} for p in PHASES},
-        "output": {"sanitization": {"enabled": plan.sanitize}},
+        # Secrets are masked by mockyard (contract_credentials.Secrets), which also keeps the
+        # reproduce lines runnable; Schemathesis's own masking would print `[Filtered]` instead.
+        "output": {"sanitization": {"enabled": False}},
     }
-    return _merge(_merge(defaults, plan.settings), this_run)
-
-
-def _merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
-    merged = copy.deepcopy(dict(base))
-    for key, value in top.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = _merge(merged[key], value)
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
+    return merge_settings(merge_settings(defaults, plan.settings), this_run)
 
 
 def _load_schema(plan: ApiPlan, settings: dict[str, Any], checks: tuple[str, ...]) -> Any:
@@ -223,7 +227,9 @@ def _run_api(
     from schemathesis.engine import from_schema
 
     schema = _load_schema(plan, _settings(plan, config, seed, phases), checks)
-    translator = _Translator(plan.api, book, mutations_skipped=bool(plan.excluded_methods))
+    translator = _Translator(
+        plan.api, book, Secrets(plan.secrets), mutations_skipped=bool(plan.excluded_methods)
+    )
     started = time.monotonic()
     for event in from_schema(schema).execute():
         yield from translator.translate(event)
@@ -279,9 +285,12 @@ class _Book:
 class _Translator:
     """Schemathesis engine events -> mockyard contract events, for one API."""
 
-    def __init__(self, api: str, book: _Book, *, mutations_skipped: bool = False) -> None:
+    def __init__(
+        self, api: str, book: _Book, secrets: Secrets, *, mutations_skipped: bool = False
+    ) -> None:
         self.api = api
         self.book = book
+        self.secrets = secrets
         self.mutations_skipped = mutations_skipped
         self.stateful_skip: str | None = None
         self.cases = 0
@@ -336,11 +345,12 @@ class _Translator:
             # Expected, not an error: the links lead to operations skipped as mutations.
             self.stateful_skip = "every link leads to an operation skipped as a mutation"
         elif isinstance(event, events.NonFatalError):
-            error = RunError(self.api, event.label, event.info.title, _one_line(event.info.message))
+            message = _one_line(self.secrets.mask(event.info.message))
+            error = RunError(self.api, event.label, event.info.title, message)
             self.book.errors.append(error)
             yield error
         elif isinstance(event, events.FatalError):
-            raise ContractError(f"{self.api}: {_one_line(str(event.exception))}")
+            raise ContractError(f"{self.api}: {_one_line(self.secrets.mask(str(event.exception)))}")
         elif isinstance(event, events.Interrupted):
             raise KeyboardInterrupt
         elif isinstance(event, events.EngineFinished):
@@ -395,22 +405,14 @@ class _Translator:
             check=check,
             code=failure.code,
             title=failure.title,
-            message=failure.message.strip(),
+            message=self.secrets.mask(failure.message.strip()),
             status_code=response.status_code if response is not None else None,
-            response_excerpt=excerpt,
-            curl=curl,
+            response_excerpt=self.secrets.mask(excerpt),
+            curl=self.secrets.mask(curl),
             severity=str(failure.severity.value),
         )
         self.book.failures.append(found)
         yield found
-
-
-def _shown(path: Path) -> str:
-    """`path` relative to the working directory when it is under it."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
 
 
 def _one_line(text: str) -> str:

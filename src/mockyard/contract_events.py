@@ -50,6 +50,9 @@ class ApiPlanSummary:
     base_url: str
     credentials: str
     reset: bool = False
+    calibration: str = "none: Schemathesis's defaults"
+    # Environment variables the reproduce lines read the run's secrets from.
+    reproduce_env: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -79,3 +79,16 @@ def response_line(failure: FailureFound) -> str:
 
 def skipped_summary(result: ContractResult) -> list[str]:
     return [f"{s.api} {s.operation}: {s.reason}" for s in result.skipped]
+
+
+def reproduce_note(result: ContractResult) -> str:
+    """Which environment variables the reproduce lines read, or "" when they need none."""
+    names = list(dict.fromkeys(v for plan in result.apis for v in plan.reproduce_env))
+    if not names:
+        return ""
+    listed = " and ".join(f"${name}" for name in names)
+    return (
+        f"The reproduce lines read the credentials you passed from {listed}; set "
+        f"{'it' if len(names) == 1 else 'them'} before running them (e.g. "
+        f"export {names[0]}=...)."
+    )

@@ -41,8 +41,8 @@ def render(result: ContractResult) -> str:
         reset = "; sandbox reset before the run" if plan.reset else ""
         parts.append(
             f"<li><code>{escape(plan.api)}</code>: <code>{escape(plan.spec)}</code> at "
-            f"<code>{escape(plan.base_url)}</code>; credentials: {escape(plan.credentials)}"
-            f"{reset}</li>"
+            f"<code>{escape(plan.base_url)}</code>; credentials: {escape(plan.credentials)}; "
+            f"calibration: {escape(plan.calibration)}{reset}</li>"
         )
     parts += [f"<li>Note: {escape(note)}</li>" for note in result.notes]
     parts += [
@@ -71,6 +71,8 @@ def render(result: ContractResult) -> str:
         parts.append("</ul>")
     if result.failures:
         parts.append("<h2>Failures</h2>")
+        if _text.reproduce_note(result):
+            parts.append(f"<p>{escape(_text.reproduce_note(result))}</p>")
         for index, failure in enumerate(result.failures, 1):
             parts += _failure(index, failure)
     parts.append("</body></html>")

@@ -39,14 +39,14 @@ def render(result: ContractResult) -> str:
             if failures_by_case.get(key):
                 counts["failures"] += 1
                 for failure in failures_by_case[key]:
-                    _failure(case, failure)
+                    _failure(case, failure, _text.reproduce_note(result))
         for key, found in failures_by_case.items():
             if key[0] == api and key not in seen:
                 case = _case(suite, api, key[1], key[2])
                 counts["tests"] += 1
                 counts["failures"] += 1
                 for failure in found:
-                    _failure(case, failure)
+                    _failure(case, failure, _text.reproduce_note(result))
         for skipped in (s for s in result.skipped if s.api == api):
             case = _case(suite, api, skipped.operation, "not tested")
             ET.SubElement(case, "skipped", message=skipped.reason)
@@ -70,14 +70,14 @@ def _case(suite: ET.Element, api: str, operation: str, name: str) -> ET.Element:
     return ET.SubElement(suite, "testcase", classname=f"{api}.{operation}", name=name)
 
 
-def _failure(case: ET.Element, failure: FailureFound) -> None:
+def _failure(case: ET.Element, failure: FailureFound, note: str) -> None:
     body = "\n".join(
         [
             failure.message or failure.title,
             "",
             f"Response: {_text.response_line(failure)}",
             "",
-            "Reproduce:",
+            f"Reproduce: {note}" if note else "Reproduce:",
             failure.curl,
         ]
     )

@@ -21,8 +21,8 @@ def render(result: ContractResult) -> str:
     for plan in result.apis:
         reset = "; sandbox reset before the run" if plan.reset else ""
         out.append(
-            f"- `{plan.api}`: `{plan.spec}` at `{plan.base_url}`; credentials: {plan.credentials}"
-            f"{reset}"
+            f"- `{plan.api}`: `{plan.spec}` at `{plan.base_url}`; credentials: {plan.credentials}; "
+            f"calibration: {plan.calibration}{reset}"
         )
     out += [f"- Note: {note}" for note in result.notes]
     out += ["", "## Results by operation and check", ""]
@@ -39,6 +39,8 @@ def render(result: ContractResult) -> str:
         out += [f"- `{e.api} {e.where}`: {e.title}: {_esc(e.message)}" for e in result.errors]
     if result.failures:
         out += ["", "## Failures"]
+        if _text.reproduce_note(result):
+            out += ["", _text.reproduce_note(result)]
         for index, failure in enumerate(result.failures, 1):
             out += _failure(index, failure)
     return "\n".join(out) + "\n"

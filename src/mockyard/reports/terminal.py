@@ -56,6 +56,7 @@ class TerminalReport:
             "",
             f"{plan.api}: {plan.spec} against {plan.base_url}",
             f"  credentials: {plan.credentials}",
+            f"  calibration: {plan.calibration}",
         ]
 
     @_lines.register
@@ -123,6 +124,8 @@ class TerminalReport:
             out += [f"  {e.api} {e.where}: {e.title}: {e.message}" for e in result.errors]
         if result.failures:
             out += ["", "Failures:"]
+            if _text.reproduce_note(result):
+                out.append(f"  {_text.reproduce_note(result)}")
             for index, failure in enumerate(result.failures, 1):
                 out += self._failure(index, failure)
         for note in result.notes:
