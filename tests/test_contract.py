@@ -7,82 +7,29 @@ Every request goes to 127.0.0.1: the sandbox, or `broken/app.py`'s deployments s
 from __future__ import annotations
 
 import re
-import threading
-import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 import yaml
-from broken.app import DEFECTS, TOKEN, Deployments
-from click.testing import CliRunner
+from broken.app import DEFECTS, TOKEN
 from conftest import ROOT, LiveSandbox, curl_words, free_port
+from contract_runs import SEED, SPEC, Broken, Run, broken_deployments, contract
 
 from mockyard import contract_target
-from mockyard.cli import main
 from mockyard.contract_credentials import TOKEN_ENV
 from mockyard.workspace import load
 
-SPEC = ROOT / "tests" / "broken" / "spec.yaml"
 # Bounded for CI; `make contract` runs the deep version.
 CI_EXAMPLES = "20"
-SEED = "20240601"
-
-
-@dataclass
-class Run:
-    exit_code: int
-    stdout: str
-    stderr: str
-
-
-def contract(*args: str) -> Run:
-    result = CliRunner().invoke(main, ["contract", *args], catch_exceptions=False)
-    return Run(result.exit_code, result.stdout, result.stderr)
-
-
-@dataclass
-class Broken:
-    url: str
-    deployments: Deployments
-
-    def run(self, deployment: str, *args: str) -> Run:
-        return contract(
-            "--base-url",
-            f"{self.url}/{deployment}",
-            "--spec",
-            str(SPEC),
-            "--token",
-            TOKEN,
-            "--max-examples",
-            "15",
-            "--seed",
-            SEED,
-            *args,
-        )
 
 
 @pytest.fixture(scope="module")
 def broken() -> Iterator[Broken]:
-    """The faithful deployment and one per defect, on one uvicorn server in a thread."""
-    deployments = Deployments()
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(deployments, host="127.0.0.1", port=port, log_level="critical")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert time.monotonic() < deadline, "broken deployments did not start"
-        time.sleep(0.05)
-    yield Broken(f"http://127.0.0.1:{port}", deployments)
-    server.should_exit = True
-    thread.join(timeout=15)
+    with broken_deployments() as deployments:
+        yield deployments
 
 
 def junit_failures(path: Path) -> list[str]:
@@ -125,6 +72,14 @@ def test_sandbox_passes_its_own_contract(sandbox: LiveSandbox, tmp_path: Path) -
     checks = {case.get("name") for case in root.iter("testcase")}
     assert {"response_schema_conformance", "ignored_auth", "negative_data_rejection"} <= checks
     assert "PASSED" in html.read_text()
+    # What the requests reached, per operation, at its effective URL (mount prefix included).
+    reach = run.stdout.split("\nReach by operation", 1)[1]
+    assert f"\n    {sandbox.url}/api/v2/invoices/{{invoice-id}}/apply_payments\n" in reach
+    assert "not tested" not in reach and "not reached" not in reach
+    assert {c.get("classname") for c in root.iter("testcase") if c.get("name") == "reach"} >= {
+        "cargoextra.GET /api/v1/billing/invoice/validate",
+        "chargebee.POST /invoices/{invoice-id}/apply_payments",
+    }
 
 
 def test_upstream_spec_drift_is_reported(sandbox: LiveSandbox) -> None:
@@ -298,17 +253,19 @@ def test_bad_options_exit_2(broken: Broken, args: list[str], text: str) -> None:
 # --- safe against real systems ---------------------------------------------------------------
 
 
-def test_remote_target_gets_no_mutations(broken: Broken, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_remote_target_gets_a_read_only_run(
+    broken: Broken, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # The server is on 127.0.0.1; the engine is told it is remote, so no traffic leaves the host.
     monkeypatch.setattr(contract_target, "is_loopback", lambda host, resolve=None: False)
     before = len(broken.deployments.requests)
     run = broken.run("faithful")
     sent = broken.deployments.requests[before:]
     assert run.exit_code == 0, run.stdout + run.stderr
-    assert "skipped POST /items: POST can move money or change state" in run.stdout
+    assert "skipped POST /items: POST can change state: a read-only run" in run.stdout
     assert "pass --allow-mutations to test it" in run.stdout
     assert "Skipped operations:" in run.stdout
-    assert "stateful skipped: every link leads to an operation skipped as a mutation" in run.stdout
+    assert "stateful skipped: every link leads to an operation a read-only run skips" in run.stdout
     assert sent and {method for method, _ in sent} <= {"GET", "HEAD", "OPTIONS", "TRACE"}
 
     before = len(broken.deployments.requests)

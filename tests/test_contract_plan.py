@@ -23,7 +23,15 @@ def plan(options: PlanOptions, target: Target = REMOTE) -> list[Any]:
     return plan_apis(select_apis(options), options, target)
 
 
-def test_remote_target_skips_every_state_changing_operation() -> None:
+VALIDATE = "GET /api/v1/billing/invoice/validate"
+
+
+def validate_type(spec: dict[str, Any]) -> dict[str, Any]:
+    validate = spec["paths"]["/api/v1/billing/invoice/validate"]["get"]
+    return next(p for p in validate["parameters"] if p["name"] == "type")
+
+
+def test_remote_target_gets_a_read_only_run() -> None:
     (cargo,) = plan(PlanOptions(workspace=str(ROOT), apis=("cargoextra",)))
     skipped = {s.operation: s.reason for s in cargo.skipped}
     assert set(skipped) == {
@@ -32,7 +40,11 @@ def test_remote_target_skips_every_state_changing_operation() -> None:
     }
     assert all("api.example.com is not a loopback address" in r for r in skipped.values())
     assert all("--allow-mutations" in r for r in skipped.values())
-    assert cargo.excluded_methods == ("post",)
+    assert cargo.read_only and set(cargo.excluded) == set(skipped)
+    # validate is a GET, but type=start records a pending payment: it is tested with confirm only.
+    narrowed = validate_type(cargo.spec)
+    assert narrowed["schema"]["enum"] == ["confirm"] and narrowed["example"] == "confirm"
+    assert cargo.narrowed == (f"{VALIDATE}: type never start",)
     assert cargo.settings["phases"]["coverage"]["unexpected-methods"] == ["get", "options", "trace"]
     assert cargo.settings["auth"]["auto-signup"] is False
     assert not cargo.reset  # only a local sandbox is reset
@@ -42,13 +54,23 @@ def test_remote_target_skips_every_state_changing_operation() -> None:
 
 def test_allow_mutations_tests_everything() -> None:
     planned = plan(PlanOptions(workspace=str(ROOT), allow_mutations=True))
-    assert all(p.skipped == [] and p.excluded_methods == () for p in planned)
+    assert all(p.skipped == [] and p.excluded == () and not p.read_only for p in planned)
+    cargo = next(p for p in planned if p.api == "cargoextra")
+    assert validate_type(cargo.spec)["schema"]["enum"] == ["start", "confirm"]
 
 
 def test_loopback_target_skips_nothing() -> None:
     target = Target("http://127.0.0.1:9000", "127.0.0.1", loopback=True)
     planned = plan(PlanOptions(workspace=str(ROOT)), target)
     assert [p.skipped for p in planned] == [[]] * len(workspace.load(ROOT).apis)
+
+
+def test_no_mutations_makes_even_a_sandbox_run_read_only() -> None:
+    planned = plan(PlanOptions(workspace=str(ROOT), no_mutations=True), SANDBOX_ALL)
+    assert all(p.read_only and not p.reset for p in planned)  # a reset changes state too
+    reasons = [s.reason for p in planned for s in p.skipped]
+    assert reasons and all("a read-only run (--no-mutations)" in r for r in reasons)
+    assert all("sandbox catalogue default" in p.credentials for p in planned)
 
 
 # --- credentials, generically from fixture `credentials:` + the spec's securitySchemes ---------
@@ -85,6 +107,9 @@ def make_workspace(
 
 
 SANDBOX = Target("http://127.0.0.1:9000", "127.0.0.1", True, True, ("things",))
+SANDBOX_ALL = Target(
+    "http://127.0.0.1:9000", "127.0.0.1", True, True, ("cargoextra", "invoicexpress", "chargebee")
+)
 
 
 @pytest.mark.parametrize(

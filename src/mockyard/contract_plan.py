@@ -1,9 +1,10 @@
 """What a contract run tests, and as whom: APIs, specs, calibration, credentials, skips.
 
-Only a local sandbox (see `contract_target`) gets the catalogue's sandbox credentials and a reset
-first. Against any other host, operations that can change state (every method but GET, HEAD,
-OPTIONS) are skipped unless mutations are allowed, and Schemathesis's undeclared-method probes
-are limited to safe methods.
+Only a mockyard sandbox (see `contract_target`) gets the catalogue's sandbox credentials and a
+reset first. A read-only run (`--no-mutations`, implied for every target that is not a loopback
+address unless `--allow-mutations`) sends nothing that can change state on the target, as the
+spec says (`contract_writes`): it skips what always writes, narrows what writes for some values,
+limits Schemathesis's undeclared-method probes to safe methods and resets nothing.
 
 An API's calibration (the `contract:` section of its fixture file) applies to its own spec, or to
 a `--spec` file only when `--api` names the API: a foreign spec is tested with Schemathesis's
@@ -22,13 +23,12 @@ from typing import Any
 from urllib.parse import unquote
 
 from mockyard import contract_credentials as credentials
-from mockyard import specs, workspace
+from mockyard import contract_writes, specs, workspace
 from mockyard.contract_credentials import Secret
 from mockyard.contract_events import OperationSkipped, Target
 from mockyard.errors import ContractError, FixtureError, SpecError, WorkspaceError
 
-SAFE_METHODS = frozenset({"get", "head", "options"})
-# Undeclared methods Schemathesis may send to check for 405 when mutations are not allowed.
+# Undeclared methods Schemathesis may send to check for 405 in a read-only run.
 SAFE_PROBE_METHODS = ["get", "options", "trace"]
 
 
@@ -42,6 +42,11 @@ class PlanOptions:
     token: str | None = None
     headers: tuple[tuple[str, str], ...] = ()
     allow_mutations: bool = False
+    no_mutations: bool = False
+
+    def read_only(self, target: Target) -> bool:
+        """Whether nothing that can change state may be sent to `target`."""
+        return self.no_mutations or not (target.loopback or self.allow_mutations)
 
 
 @dataclass
@@ -60,7 +65,9 @@ class ApiPlan:
     # Values no report may show (what the user passed), with the variables reproduce lines read.
     secrets: tuple[Secret, ...] = ()
     skipped: list[OperationSkipped] = field(default_factory=list)
-    excluded_methods: tuple[str, ...] = ()
+    excluded: tuple[str, ...] = ()  # labels ("GET /x") Schemathesis must not test
+    read_only: bool = False
+    narrowed: tuple[str, ...] = ()  # values a read-only run does not send, per operation
     reset: bool = False
 
 
@@ -173,9 +180,14 @@ def _resolves(root: dict[str, Any], ref: str) -> bool:
 def _load_workspace(options: PlanOptions) -> workspace.Workspace | None:
     try:
         return workspace.load(options.workspace)
-    except WorkspaceError:
+    except WorkspaceError as exc:
         if options.specs and not options.apis:
             return None  # a lone spec file can be tested without a workspace
+        if not (Path(options.workspace) / workspace.CONFIG_FILE).is_file():
+            raise WorkspaceError(
+                f"{exc}; {Path(options.workspace).resolve()} is not a mockyard workspace: run "
+                "from the workspace's directory, or pass --workspace DIR (or --spec FILE)"
+            ) from exc
         raise
 
 
@@ -209,9 +221,11 @@ def _plan(selected: Selected, options: PlanOptions, target: Target) -> ApiPlan:
     if selected.calibrated and settings:
         plan.settings = copy.deepcopy(settings)
     plan.calibration = _calibration(selected, settings)
+    contract_writes.check(spec, spec_path)
     effective = load_spec(source.spec) if source and source.spec != spec_path else spec
     served = target.sandbox and source is not None and source.name in target.sandbox_apis
-    plan.reset = served  # a local sandbox starts every API's run from the same state
+    # A sandbox starts every API's run from the same state, unless the run may change nothing.
+    plan.reset = served and not options.read_only(target)
     creds = None
     if options.token or options.headers:
         creds = credentials.explicit(spec, effective, options.token, options.headers)
@@ -223,8 +237,8 @@ def _plan(selected: Selected, options: PlanOptions, target: Target) -> ApiPlan:
         plan.credentials, plan.secrets = creds.description, creds.secrets
     if plan.credentials == "none" and credentials.requires_auth(spec):
         plan.credentials = "none, although the spec requires some: pass --token or --header"
-    if not target.loopback and not options.allow_mutations:
-        _skip_mutations(plan, target)
+    if options.read_only(target):
+        _read_only(plan, options, target)
     return plan
 
 
@@ -258,21 +272,20 @@ def _fx(source: workspace.ApiSource | None) -> Path | None:
     return source.fixtures if source else None
 
 
-def _skip_mutations(plan: ApiPlan, target: Target) -> None:
-    methods = set()
-    for op in specs.operations(plan.spec):
-        if op.method in SAFE_METHODS:
-            continue
-        methods.add(op.method)
-        plan.skipped.append(
-            OperationSkipped(
-                plan.api,
-                f"{op.method.upper()} {op.path}",
-                f"{op.method.upper()} can move money or change state and {target.host} is not a "
-                "loopback address (pass --allow-mutations to test it)",
-            )
-        )
-    plan.excluded_methods = tuple(sorted(methods))
+def _read_only(plan: ApiPlan, options: PlanOptions, target: Target) -> None:
+    narrowed = contract_writes.read_only(plan.spec)
+    why = (
+        "--no-mutations"
+        if options.no_mutations
+        else f"{target.host} is not a loopback address; pass --allow-mutations to test it"
+    )
+    plan.spec, plan.read_only = narrowed.spec, True
+    plan.excluded = tuple(narrowed.skipped)
+    plan.narrowed = tuple(narrowed.narrowed)
+    plan.skipped = [
+        OperationSkipped(plan.api, label, f"{reason}: a read-only run ({why})")
+        for label, reason in narrowed.skipped.items()
+    ]
     phases = plan.settings.setdefault("phases", {})
     phases.setdefault("coverage", {})["unexpected-methods"] = SAFE_PROBE_METHODS
     plan.settings.setdefault("auth", {})["auto-signup"] = False
