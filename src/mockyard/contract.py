@@ -45,7 +45,7 @@ from mockyard.contract_plan import (
 )
 from mockyard.contract_reach import Reach
 from mockyard.contract_target import Resolver, inspect_target, reset_sandbox, resolve_host
-from mockyard.contract_translate import Book, RunSettings, Translator
+from mockyard.contract_translate import Book, Translator
 from mockyard.errors import ContractError, SpecError
 
 PHASES = ("examples", "coverage", "fuzzing", "stateful")
@@ -125,7 +125,10 @@ def run(config: ContractConfig, *, resolve: Resolver = resolve_host) -> Iterator
         plans = plan_apis(selected, options, target)
         schemas = [_load_schema(p, _settings(p, config, seed, phases), checks) for p in plans]
         contract_wire.install()
-        yield RunStarted(target, seed, config.max_examples, checks, phases, config.workers)
+        started_event = RunStarted(
+            target, seed, config.max_examples, checks, phases, config.workers
+        )
+        yield started_event
         try:
             for plan, schema in zip(plans, schemas, strict=True):
                 yield from _run_api(plan, schema, client, config, book)
@@ -136,9 +139,8 @@ def run(config: ContractConfig, *, resolve: Resolver = resolve_host) -> Iterator
         except KeyboardInterrupt:
             book.interrupted = True
             yield book.abort(_current(book), "interrupted (Ctrl-C)")
-    settings = RunSettings(target, seed, config.max_examples, checks, phases)
     notes = _notes(target, plans, options)
-    yield RunFinished(book.result(settings, time.monotonic() - started, notes))
+    yield RunFinished(book.result(started_event, time.monotonic() - started, notes))
 
 
 def _checked_names(names: tuple[str, ...]) -> tuple[str, ...]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 
 class Outcome(StrEnum):
@@ -232,6 +233,18 @@ class ContractResult:
     baseline: str = ""  # the --baseline file, if one was given
     fixed: tuple[BaselineEntry, ...] = ()  # in the baseline, checked again, no longer seen
     unchecked: tuple[BaselineEntry, ...] = ()  # in the baseline, not checked by this run
+
+    @classmethod
+    def from_start(cls, started: RunStarted, **found: Any) -> ContractResult:
+        """The result of the run `started` announced, with what it `found`."""
+        return cls(
+            target=started.target,
+            seed=started.seed,
+            max_examples=started.max_examples,
+            checks=started.checks,
+            phases=started.phases,
+            **found,
+        )
 
     @property
     def cases(self) -> int:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from mockyard.contract_baseline import Baseline, compare
@@ -27,23 +26,12 @@ from mockyard.contract_events import (
     PhaseFinished,
     PhaseStarted,
     RunError,
-    Target,
+    RunStarted,
 )
 from mockyard.contract_reach import Reach
 from mockyard.errors import ContractError
 
 _EXCERPT = 500
-
-
-@dataclass(frozen=True)
-class RunSettings:
-    """What the result repeats of the run's settings."""
-
-    target: Target
-    seed: int
-    max_examples: int
-    checks: tuple[str, ...]
-    phases: tuple[str, ...]
 
 
 class Book:
@@ -73,7 +61,7 @@ class Book:
         self.errors.append(error)
         return error
 
-    def result(self, run: RunSettings, elapsed: float, notes: tuple[str, ...]) -> ContractResult:
+    def result(self, run: RunStarted, elapsed: float, notes: tuple[str, ...]) -> ContractResult:
         tallies = tuple(
             CheckTally(api, op, check, cases, failures)
             for (api, op, check), (cases, failures) in sorted(self.tallies.items())
@@ -82,12 +70,8 @@ class Book:
         if self.baseline is not None:
             checked = {(t.api, t.operation, t.check) for t in tallies if t.cases}
             fixed, unchecked = compare(self.baseline, self.failures, checked)
-        return ContractResult(
-            target=run.target,
-            seed=run.seed,
-            max_examples=run.max_examples,
-            checks=run.checks,
-            phases=run.phases,
+        return ContractResult.from_start(
+            run,
             apis=tuple(self.apis),
             tallies=tallies,
             failures=tuple(self.failures),

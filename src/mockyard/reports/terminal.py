@@ -45,7 +45,7 @@ class TerminalReport:
         target = event.target
         lines = [
             f"mockyard contract → {target.base_url}  ({_text.describe_target(target)})",
-            "  " + _text.settings_line(_settings_only(event)) + f" · workers {event.workers}",
+            f"  {_text.settings_line(ContractResult.from_start(event))} · workers {event.workers}",
         ]
         return lines
 
@@ -164,13 +164,3 @@ class TerminalReport:
             out.append("     reproduce:")
             out += [f"       {line}" for line in failure.curl.splitlines()]
         return out
-
-
-def _settings_only(event: RunStarted) -> ContractResult:
-    return ContractResult(
-        target=event.target,
-        seed=event.seed,
-        max_examples=event.max_examples,
-        checks=event.checks,
-        phases=event.phases,
-    )
