@@ -277,6 +277,15 @@ def snapshot(state: Path | str) -> dict[tuple[str, str, str], str]:
     return {name: body for name, body in read_docs(state).items() if name[0] != "_mockyard"}
 
 
+def curl_words(line: str, **env: str) -> list[str]:
+    """The words bash hands to curl when it runs the command `line` with `env` set."""
+    script = 'curl() { printf "%s\\0" "$@"; }\n' + line
+    out = subprocess.run(
+        ["bash", "-c", script], env={**os.environ, **env}, capture_output=True, check=True
+    )
+    return out.stdout.decode().split("\0")[:-1]
+
+
 def wallet_workspace(root: Path, invoices: dict[int, float], wallet: float) -> Path:
     """A workspace with the real CargoExtra spec and handlers and a made-to-measure fixture:
     Ada (`sandbox-token`) with an NGN wallet of `wallet` and unpaid NGN invoices number -> total."""

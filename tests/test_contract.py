@@ -6,80 +6,30 @@ Every request goes to 127.0.0.1: the sandbox, or `broken/app.py`'s deployments s
 
 from __future__ import annotations
 
-import threading
-import time
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
-import uvicorn
 import yaml
-from broken.app import DEFECTS, TOKEN, Deployments
-from click.testing import CliRunner
-from conftest import ROOT, LiveSandbox, free_port
+from broken.app import DEFECTS, TOKEN
+from conftest import ROOT, LiveSandbox, curl_words, free_port
+from contract_runs import SEED, SPEC, Broken, Run, broken_deployments, contract
 
 from mockyard import contract_target
-from mockyard.cli import main
+from mockyard.contract_credentials import TOKEN_ENV
 from mockyard.workspace import load
 
-SPEC = ROOT / "tests" / "broken" / "spec.yaml"
 # Bounded for CI; `make contract` runs the deep version.
 CI_EXAMPLES = "20"
-SEED = "20240601"
-
-
-@dataclass
-class Run:
-    exit_code: int
-    stdout: str
-    stderr: str
-
-
-def contract(*args: str) -> Run:
-    result = CliRunner().invoke(main, ["contract", *args], catch_exceptions=False)
-    return Run(result.exit_code, result.stdout, result.stderr)
-
-
-@dataclass
-class Broken:
-    url: str
-    deployments: Deployments
-
-    def run(self, deployment: str, *args: str) -> Run:
-        return contract(
-            "--base-url",
-            f"{self.url}/{deployment}",
-            "--spec",
-            str(SPEC),
-            "--token",
-            TOKEN,
-            "--max-examples",
-            "15",
-            "--seed",
-            SEED,
-            *args,
-        )
 
 
 @pytest.fixture(scope="module")
 def broken() -> Iterator[Broken]:
-    """The faithful deployment and one per defect, on one uvicorn server in a thread."""
-    deployments = Deployments()
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(deployments, host="127.0.0.1", port=port, log_level="critical")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert time.monotonic() < deadline, "broken deployments did not start"
-        time.sleep(0.05)
-    yield Broken(f"http://127.0.0.1:{port}", deployments)
-    server.should_exit = True
-    thread.join(timeout=15)
+    with broken_deployments() as deployments:
+        yield deployments
 
 
 def junit_failures(path: Path) -> list[str]:
@@ -122,6 +72,14 @@ def test_sandbox_passes_its_own_contract(sandbox: LiveSandbox, tmp_path: Path) -
     checks = {case.get("name") for case in root.iter("testcase")}
     assert {"response_schema_conformance", "ignored_auth", "negative_data_rejection"} <= checks
     assert "PASSED" in html.read_text()
+    # What the requests reached, per operation, at its effective URL (mount prefix included).
+    reach = run.stdout.split("\nReach by operation", 1)[1]
+    assert f"\n    {sandbox.url}/api/v2/invoices/{{invoice-id}}/apply_payments\n" in reach
+    assert "not tested" not in reach and "not reached" not in reach
+    assert {c.get("classname") for c in root.iter("testcase") if c.get("name") == "reach"} >= {
+        "cargoextra.GET /api/v1/billing/invoice/validate",
+        "chargebee.POST /invoices/{invoice-id}/apply_payments",
+    }
 
 
 def test_upstream_spec_drift_is_reported(sandbox: LiveSandbox) -> None:
@@ -132,6 +90,8 @@ def test_upstream_spec_drift_is_reported(sandbox: LiveSandbox) -> None:
         sandbox.url,
         "--spec",
         str(ROOT / "specs/upstream/cargoextra/part-process.yaml"),
+        "--api",  # its calibration: catalogue invoices, so some requests reach a 200
+        "cargoextra",
         "--max-examples",
         "10",
         "--seed",
@@ -143,6 +103,24 @@ def test_upstream_spec_drift_is_reported(sandbox: LiveSandbox) -> None:
     assert "response_schema_conformance: Response violates schema" in run.stdout
     assert '"key_0" is a required property' in run.stdout
     assert "declares no such scheme" in run.stdout  # the vendor spec forgot its bearer scheme
+
+
+def test_a_foreign_spec_gets_no_calibration_unless_its_api_is_named(sandbox: LiveSandbox) -> None:
+    # The vendor's validate block leaves every query parameter optional; the gateway refuses a
+    # request without them with 400. CargoExtra's calibration accepts 400 for valid input (its
+    # business-rule answers), which must not silently hide that drift in a foreign spec.
+    args = ["--workspace", str(ROOT), "--base-url", sandbox.url, "--max-examples", "10"]
+    args += ["--spec", str(ROOT / "specs/upstream/cargoextra/validate.yaml")]
+    args += ["--seed", "1", "--phases", "coverage,fuzzing"]
+    run = contract(*args)
+    assert run.exit_code == 1, run.stdout + run.stderr
+    assert ". positive_data_acceptance: Schema-valid request rejected" in run.stdout
+    assert "calibration: none: Schemathesis's defaults" in run.stdout
+    assert "applies only with --api cargoextra" in run.stdout
+
+    run = contract(*args, "--api", "cargoextra")
+    assert run.exit_code == 0, run.stdout + run.stderr
+    assert "calibration: fixtures/cargoextra.yaml contract: (checks, dictionaries" in run.stdout
 
 
 # --- detection: each defect is caught, and named ---------------------------------------------
@@ -165,6 +143,60 @@ def test_defect_is_caught_by_its_check(broken: Broken, defect: str, tmp_path: Pa
     assert f". {check}: " in run.stdout  # the failure's heading names the check
     assert "reproduce:\n       curl -X " in run.stdout
     assert check in junit_failures(junit)
+
+
+def failure_sections(stdout: str) -> list[tuple[str, str]]:
+    """(check, response line) of each failure listed after "Failures:"."""
+    listed = stdout.split("\nFailures:\n", 1)[1].split("\nFAILED: ", 1)[0]
+    checks = re.findall(r"^  \d+\. (\w+): ", listed, re.M)
+    responses = re.findall(r"^     response: (.*)$", listed, re.M)
+    return list(zip(checks, responses, strict=True))
+
+
+def test_every_distinct_failure_of_a_phase_is_listed_once(broken: Broken) -> None:
+    # POST /items answers 500 for a free item and an undocumented 202 otherwise. The coverage
+    # phase meets both; it must go on after the first and report each distinct failure once.
+    run = broken.run("two-faults", "--phases", "coverage")
+    assert run.exit_code == 1, run.stdout + run.stderr
+    found = failure_sections(run.stdout)
+    assert {(check, response.split()[0]) for check, response in found} == {
+        ("status_code_conformance", "202"),  # undocumented status
+        ("not_a_server_error", "500"),
+        ("status_code_conformance", "500"),  # 500 is not documented either
+    }
+    assert len(found) == 3, found  # deduplicated: each distinct failure once
+
+
+def send_as_curl_would(words: list[str]) -> httpx.Response:
+    """Send what `curl WORDS` sends (-X, -H, -d, -u and the URL: what reproduce lines use)."""
+    method, headers, data, auth, url = "GET", {}, None, None, ""
+    pairs = iter(words)
+    for word in pairs:
+        if word == "-X":
+            method = next(pairs)
+        elif word == "-H":
+            name, _, value = next(pairs).partition(":")
+            headers[name.strip()] = value.strip()
+        elif word == "-d":
+            data = next(pairs)
+        elif word == "-u":
+            user, _, password = next(pairs).partition(":")
+            auth = (user, password)
+        else:
+            url = word
+    return httpx.request(method, url, headers=headers, content=data, auth=auth)
+
+
+def test_reproduce_lines_with_a_passed_token_run_as_printed(broken: Broken) -> None:
+    run = broken.run("server-error", "--phases", "coverage")
+    assert run.exit_code == 1, run.stdout + run.stderr
+    assert TOKEN not in run.stdout  # the token passed is a secret
+    assert "read the credentials you passed from $MOCKYARD_CONTRACT_TOKEN" in run.stdout
+    section = run.stdout.split(". not_a_server_error: ", 1)[1]
+    line = section.split("reproduce:\n", 1)[1].splitlines()[0].strip()
+    assert '-H "Authorization: Bearer ${MOCKYARD_CONTRACT_TOKEN}"' in line
+    words = curl_words(line, **{TOKEN_ENV: TOKEN})  # what a shell runs, once the variable is set
+    assert send_as_curl_would(words).status_code == 500
 
 
 # --- the gate's exit codes -------------------------------------------------------------------
@@ -221,17 +253,19 @@ def test_bad_options_exit_2(broken: Broken, args: list[str], text: str) -> None:
 # --- safe against real systems ---------------------------------------------------------------
 
 
-def test_remote_target_gets_no_mutations(broken: Broken, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_remote_target_gets_a_read_only_run(
+    broken: Broken, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # The server is on 127.0.0.1; the engine is told it is remote, so no traffic leaves the host.
     monkeypatch.setattr(contract_target, "is_loopback", lambda host, resolve=None: False)
     before = len(broken.deployments.requests)
     run = broken.run("faithful")
     sent = broken.deployments.requests[before:]
     assert run.exit_code == 0, run.stdout + run.stderr
-    assert "skipped POST /items: POST can move money or change state" in run.stdout
+    assert "skipped POST /items: POST can change state: a read-only run" in run.stdout
     assert "pass --allow-mutations to test it" in run.stdout
     assert "Skipped operations:" in run.stdout
-    assert "stateful skipped: every link leads to an operation skipped as a mutation" in run.stdout
+    assert "stateful skipped: every link leads to an operation a read-only run skips" in run.stdout
     assert sent and {method for method, _ in sent} <= {"GET", "HEAD", "OPTIONS", "TRACE"}
 
     before = len(broken.deployments.requests)

@@ -23,7 +23,15 @@ def plan(options: PlanOptions, target: Target = REMOTE) -> list[Any]:
     return plan_apis(select_apis(options), options, target)
 
 
-def test_remote_target_skips_every_state_changing_operation() -> None:
+VALIDATE = "GET /api/v1/billing/invoice/validate"
+
+
+def validate_type(spec: dict[str, Any]) -> dict[str, Any]:
+    validate = spec["paths"]["/api/v1/billing/invoice/validate"]["get"]
+    return next(p for p in validate["parameters"] if p["name"] == "type")
+
+
+def test_remote_target_gets_a_read_only_run() -> None:
     (cargo,) = plan(PlanOptions(workspace=str(ROOT), apis=("cargoextra",)))
     skipped = {s.operation: s.reason for s in cargo.skipped}
     assert set(skipped) == {
@@ -32,7 +40,11 @@ def test_remote_target_skips_every_state_changing_operation() -> None:
     }
     assert all("api.example.com is not a loopback address" in r for r in skipped.values())
     assert all("--allow-mutations" in r for r in skipped.values())
-    assert cargo.excluded_methods == ("post",)
+    assert cargo.read_only and set(cargo.excluded) == set(skipped)
+    # validate is a GET, but type=start records a pending payment: it is tested with confirm only.
+    narrowed = validate_type(cargo.spec)
+    assert narrowed["schema"]["enum"] == ["confirm"] and narrowed["example"] == "confirm"
+    assert cargo.narrowed == (f"{VALIDATE}: type never start",)
     assert cargo.settings["phases"]["coverage"]["unexpected-methods"] == ["get", "options", "trace"]
     assert cargo.settings["auth"]["auto-signup"] is False
     assert not cargo.reset  # only a local sandbox is reset
@@ -42,13 +54,23 @@ def test_remote_target_skips_every_state_changing_operation() -> None:
 
 def test_allow_mutations_tests_everything() -> None:
     planned = plan(PlanOptions(workspace=str(ROOT), allow_mutations=True))
-    assert all(p.skipped == [] and p.excluded_methods == () for p in planned)
+    assert all(p.skipped == [] and p.excluded == () and not p.read_only for p in planned)
+    cargo = next(p for p in planned if p.api == "cargoextra")
+    assert validate_type(cargo.spec)["schema"]["enum"] == ["start", "confirm"]
 
 
 def test_loopback_target_skips_nothing() -> None:
     target = Target("http://127.0.0.1:9000", "127.0.0.1", loopback=True)
     planned = plan(PlanOptions(workspace=str(ROOT)), target)
     assert [p.skipped for p in planned] == [[]] * len(workspace.load(ROOT).apis)
+
+
+def test_no_mutations_makes_even_a_sandbox_run_read_only() -> None:
+    planned = plan(PlanOptions(workspace=str(ROOT), no_mutations=True), SANDBOX_ALL)
+    assert all(p.read_only and not p.reset for p in planned)  # a reset changes state too
+    reasons = [s.reason for p in planned for s in p.skipped]
+    assert reasons and all("a read-only run (--no-mutations)" in r for r in reasons)
+    assert all("sandbox catalogue default" in p.credentials for p in planned)
 
 
 # --- credentials, generically from fixture `credentials:` + the spec's securitySchemes ---------
@@ -85,6 +107,9 @@ def make_workspace(
 
 
 SANDBOX = Target("http://127.0.0.1:9000", "127.0.0.1", True, True, ("things",))
+SANDBOX_ALL = Target(
+    "http://127.0.0.1:9000", "127.0.0.1", True, True, ("cargoextra", "invoicexpress", "chargebee")
+)
 
 
 @pytest.mark.parametrize(
@@ -107,7 +132,7 @@ def test_catalogue_default_credential_goes_to_its_scheme(
     ws = make_workspace(tmp_path, scheme, {**credential, "scheme": scheme, "default": True})
     (things,) = plan(PlanOptions(workspace=str(ws)), SANDBOX)
     assert things.settings["auth"]["openapi"] == {scheme: expected}
-    assert things.reset and not things.sanitize
+    assert things.reset and things.secrets == ()  # public sandbox values, shown as they are
     assert things.credentials.startswith(f"{scheme} = {credential['value']}")
 
 
@@ -142,10 +167,44 @@ def test_explicit_token_wins_over_the_catalogue_and_stays_masked(tmp_path: Path)
     ws = make_workspace(tmp_path, "queryKey", {"value": "k", "scheme": "queryKey"})
     (things,) = plan(PlanOptions(workspace=str(ws), token="secret"), SANDBOX)
     assert things.settings["auth"]["openapi"] == {"queryKey": {"api_key": "secret"}}
-    assert things.sanitize and "secret" not in things.credentials
+    assert "secret" not in things.credentials
+    assert [(s.value, s.env) for s in things.secrets] == [("secret", "MOCKYARD_CONTRACT_TOKEN")]
+
+
+@pytest.mark.parametrize(
+    ("fixture_name", "spec_name"), [("basicauth", "basicAuth"), ("BASICAUTH", "basicAuth")]
+)
+def test_security_scheme_names_match_whatever_their_case(
+    tmp_path: Path, fixture_name: str, spec_name: str
+) -> None:
+    ws = make_workspace(
+        tmp_path, spec_name, {"value": "k", "scheme": fixture_name, "default": True}
+    )
+    (things,) = plan(PlanOptions(workspace=str(ws)), SANDBOX)
+    # Schemathesis gets the name the spec spells, so it applies the credential per operation.
+    assert things.settings["auth"]["openapi"] == {spec_name: {"username": "k", "password": ""}}
+    assert things.credentials.startswith(f"{spec_name} = k")
 
 
 def test_credential_for_an_unknown_scheme_is_a_fixture_error(tmp_path: Path) -> None:
     ws = make_workspace(tmp_path, "bearerAuth", {"value": "t", "scheme": "nope", "default": True})
     with pytest.raises(FixtureError, match="'nope' is not in the spec's securitySchemes"):
         plan(PlanOptions(workspace=str(ws)), SANDBOX)
+
+
+def test_a_spec_file_gets_an_apis_calibration_only_when_named() -> None:
+    vendor = str(ROOT / "specs/upstream/cargoextra/validate.yaml")
+    (foreign,) = plan(PlanOptions(workspace=str(ROOT), specs=(vendor,)))
+    assert foreign.api == "cargoextra"  # still recognised, for its credentials and mount prefix
+    assert "checks" not in foreign.settings and "dictionaries" not in foreign.settings
+    assert foreign.calibration.startswith("none: Schemathesis's defaults")
+    assert "--api cargoextra" in foreign.calibration
+
+    (named,) = plan(PlanOptions(workspace=str(ROOT), specs=(vendor,), apis=("cargoextra",)))
+    assert named.settings["checks"]["positive_data_acceptance"]["expected-statuses"]
+    assert (
+        named.calibration == "fixtures/cargoextra.yaml contract: (checks, dictionaries, parameters)"
+    )
+
+    (own,) = plan(PlanOptions(workspace=str(ROOT), apis=("cargoextra",)))
+    assert own.settings["dictionaries"] and own.calibration == named.calibration

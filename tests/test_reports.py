@@ -10,9 +10,11 @@ import pytest
 from mockyard import reports
 from mockyard.contract_events import (
     ApiPlanSummary,
+    BaselineEntry,
     CheckTally,
     ContractResult,
     FailureFound,
+    OperationReach,
     OperationSkipped,
     OperationTested,
     Outcome,
@@ -131,3 +133,48 @@ def test_formats_are_chosen_by_suffix(custom_format: None) -> None:
     assert reports.writer_for("x.txt")(result()) == "http://127.0.0.1:1"
     with pytest.raises(ContractError, match="use a file ending in"):
         reports.writer_for("out.pdf")
+
+
+REFUSED = OperationReach(
+    "items", "POST /items", "http://127.0.0.1:1/items", 9, (("4xx", 9),), 0, 0, "not tested: x"
+)
+REACHED = OperationReach(
+    "items", "GET /items/{id}", "http://127.0.0.1:1/items/{id}", 12, (("2xx", 4), ("4xx", 8)), 0, 12
+)
+
+
+def test_an_untested_operation_is_never_passed() -> None:
+    untested = result(failures=(), reach=(REACHED, REFUSED))
+    assert untested.outcome is Outcome.ERRORED
+    assert result(failures=(), reach=(REACHED,)).outcome is Outcome.PASSED
+    text = "\n".join(reports.TerminalReport().lines(RunFinished(untested)))
+    assert "http://127.0.0.1:1/items/{id}" in text and "    ✗ not tested: x" in text
+    assert "ERROR: 1 operation not tested" in text
+    assert reports.error_line(untested) == "items POST /items: not tested: x"
+    for page in (reports.markdown.render(untested), reports.html.render(untested)):
+        assert "Reach by operation" in page and "http://127.0.0.1:1/items/{id}" in page
+    root = ET.fromstring(reports.junit.render(untested).split("\n", 1)[1])
+    (error,) = [e for e in root.iter("error") if e.get("type") == "not_tested"]
+    assert error.get("message") == "not tested: x"
+
+
+def test_an_aborted_run_says_so_and_is_not_passed() -> None:
+    aborted = result(failures=(), aborted="the target stopped responding")
+    assert aborted.outcome is Outcome.ERRORED
+    assert reports.error_line(aborted) == "the run was aborted: the target stopped responding"
+    assert "ERROR: the run was aborted (the target stopped responding)" in reports.html.render(
+        aborted
+    )
+
+
+def test_known_failures_do_not_fail_and_fixed_ones_are_listed() -> None:
+    known = FailureFound(**{**FAILURE.__dict__, "known": True})
+    entry = BaselineEntry("items", "POST /items", "not_a_server_error", "ServerError", "500")
+    done = result(failures=(known,), baseline="base.yaml", fixed=(entry,))
+    assert done.outcome is Outcome.PASSED
+    text = "\n".join(reports.TerminalReport().lines(RunFinished(done)))
+    assert "PASSED: every check passed (1 known failure in the baseline)" in text
+    assert "Known failures (listed in base.yaml" in text and "\nFailures:" not in text
+    assert "Fixed since base.yaml" in text and "not_a_server_error" in text
+    root = ET.fromstring(reports.junit.render(done).split("\n", 1)[1])
+    assert root.get("failures") == "0" and root.get("skipped") == "1"

@@ -360,7 +360,27 @@ def _jsonable(result: Any) -> dict[str, object]:
 @click.option(
     "--allow-mutations",
     is_flag=True,
-    help="Also send state-changing operations to a target that is not a loopback address.",
+    help="Also send what can change state to a target that is not a loopback address.",
+)
+@click.option(
+    "--no-mutations",
+    is_flag=True,
+    help="Read-only run: send nothing that can change state (implied off loopback).",
+)
+@click.option(
+    "--admin-token",
+    envvar="MOCKYARD_ADMIN_TOKEN",
+    help="The sandbox's admin token, if it was started with one (env MOCKYARD_ADMIN_TOKEN).",
+)
+@click.option(
+    "--baseline",
+    type=click.Path(dir_okay=False),
+    help="Fail only on failures this baseline file does not list; report those fixed since.",
+)
+@click.option(
+    "--write-baseline",
+    type=click.Path(dir_okay=False),
+    help="Record this run's failures as a baseline file (sorted YAML, no dates or seeds).",
 )
 @click.option(
     "--wait",
@@ -385,13 +405,18 @@ def contract(
     junit: str | None,
     report: str | None,
     allow_mutations: bool,
+    no_mutations: bool,
+    admin_token: str | None,
+    baseline: str | None,
+    write_baseline: str | None,
     wait: float,
     request_timeout: float,
 ) -> None:
     """Test that a deployment honours its OpenAPI contract (Schemathesis checks).
 
-    Exit status: 0 every check passed, 1 a contract failure was found, 2 the run could not be
-    done (unreachable URL, unknown API, bad spec or option).
+    Exit status: 0 every operation was tested and every check passed; 1 a contract failure was
+    found (one not in --baseline); 2 the run could not test (unreachable URL, unknown API, bad
+    spec or option, an operation no request reached, a run aborted); 130 interrupted.
     """
     from mockyard.contract import ContractConfig  # Schemathesis: only this command needs it
     from mockyard.contract_events import Outcome
@@ -409,21 +434,30 @@ def contract(
         checks=checks,
         phases=phases,
         allow_mutations=allow_mutations,
+        no_mutations=no_mutations,
+        admin_token=admin_token,
+        baseline=baseline,
         wait=wait,
         request_timeout=request_timeout,
     )
-    outcome = _run_contract(config, report, junit)
-    sys.exit({Outcome.PASSED: 0, Outcome.FAILED: 1, Outcome.ERRORED: 2}[outcome])
+    result = _run_contract(config, report, junit, write_baseline)
+    if result.interrupted:
+        sys.exit(130)
+    sys.exit({Outcome.PASSED: 0, Outcome.FAILED: 1, Outcome.ERRORED: 2}[result.outcome])
 
 
-def _run_contract(config: Any, report: str | None, junit: str | None) -> Any:
-    """Echo the terminal report as events arrive; write the report files at the end."""
+def _run_contract(
+    config: Any, report: str | None, junit: str | None, write_baseline: str | None
+) -> Any:
+    """Echo the terminal report as events arrive; write the files at the end, also after an
+    aborted run (they hold what it gathered, and why it stopped)."""
     from mockyard import contract as contract_mod
     from mockyard import reports
     from mockyard.contract_events import Outcome, RunFinished
 
     writers = [(path, reports.writer_for(path)) for path in (report,) if path]
     writers += [(path, reports.junit.render) for path in (junit,) if path]
+    writers += [(path, _baseline_text) for path in (write_baseline,) if path]
     terminal = reports.TerminalReport()
     result = None
     for event in contract_mod.run(config):
@@ -434,11 +468,16 @@ def _run_contract(config: Any, report: str | None, junit: str | None) -> Any:
     assert result is not None
     for path, writer in writers:
         reports.write(path, writer(result))
-        click.echo(f"report written to {path}")
+        click.echo(f"{'baseline' if path == write_baseline else 'report'} written to {path}")
     if result.outcome is Outcome.ERRORED:
-        reason = result.errors[0].message if result.errors else "nothing was tested"
-        click.echo(f"error: {reason}", err=True)
-    return result.outcome
+        click.echo(f"error: {reports.error_line(result)}", err=True)
+    return result
+
+
+def _baseline_text(result: Any) -> str:
+    from mockyard import contract_baseline
+
+    return contract_baseline.render(result.failures)
 
 
 def _one_line(text: str) -> str:

@@ -1,51 +1,56 @@
 """Contract runs: Schemathesis's engine and checks against any deployment, reported as events.
 
 `run(config)` checks the target, plans each API (see `contract_plan`), drives Schemathesis's
-engine once per API and turns its event stream into `contract_events`: progress per operation,
-each distinct failure with a reproducing `curl`, and a final `ContractResult` with the
-operation x check table. It never prints; reporters (`mockyard.reports`) consume the events.
+engine once per API and turns its event stream into `contract_events` (`contract_translate`):
+progress per operation, each distinct failure with a reproducing `curl`, what every operation's
+requests reached, and a final `ContractResult`. It never prints; reporters (`mockyard.reports`)
+consume the events.
 
 Fuzzing, stateful sequences (OpenAPI links) and every check are Schemathesis's own; this module
 only decides what to send where, with which credentials, and how to tell the story afterwards.
+A run that stops early (the target died, Ctrl-C) still ends with `RunFinished`, holding what it
+gathered and why it stopped.
 """
 
 from __future__ import annotations
 
-import copy
 import secrets
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
+from mockyard import contract_baseline, contract_wire, specs
+from mockyard.contract_credentials import Secret, Secrets
 from mockyard.contract_events import (
     ApiFinished,
     ApiPlanSummary,
     ApiStarted,
-    CheckTally,
-    ContractResult,
     Event,
-    FailureFound,
-    OperationSkipped,
-    OperationTested,
-    PhaseFinished,
-    PhaseStarted,
-    RunError,
     RunFinished,
     RunStarted,
     SandboxReset,
     Target,
 )
-from mockyard.contract_plan import ApiPlan, PlanOptions, plan_apis, select_apis
+from mockyard.contract_plan import (
+    ApiPlan,
+    PlanOptions,
+    merge_settings,
+    plan_apis,
+    select_apis,
+    shown,
+)
+from mockyard.contract_reach import Reach
 from mockyard.contract_target import Resolver, inspect_target, reset_sandbox, resolve_host
+from mockyard.contract_translate import Book, Translator
 from mockyard.errors import ContractError, SpecError
 
 PHASES = ("examples", "coverage", "fuzzing", "stateful")
 DEFAULT_MAX_EXAMPLES = 100
-_EXCERPT = 500
+ADMIN_TOKEN_ENV = "MOCKYARD_ADMIN_TOKEN"
 
 
 @dataclass(frozen=True)
@@ -64,12 +69,21 @@ class ContractConfig:
     checks: tuple[str, ...] = ("all",)
     phases: tuple[str, ...] = PHASES
     allow_mutations: bool = False
+    no_mutations: bool = False
+    admin_token: str | None = None
+    baseline: str | None = None
     wait: float = 0.0
     request_timeout: float = 10.0
 
     def plan_options(self) -> PlanOptions:
         return PlanOptions(
-            self.workspace, self.apis, self.specs, self.token, self.headers, self.allow_mutations
+            self.workspace,
+            self.apis,
+            self.specs,
+            self.token,
+            self.headers,
+            self.allow_mutations,
+            self.no_mutations,
         )
 
 
@@ -84,47 +98,49 @@ def known_checks() -> list[str]:
 def run(config: ContractConfig, *, resolve: Resolver = resolve_host) -> Iterator[Event]:
     """Test the deployment at `config.base_url`; yields events, ending with `RunFinished`.
 
-    Problems that keep the run from starting (bad option, unknown API, bad spec, unreachable
-    target) raise `ContractError`/`WorkspaceError` before any test request is sent.
+    Problems that keep the run from starting (bad option, unknown API, bad spec or baseline,
+    unreachable target) raise `ContractError`/`WorkspaceError` before any test request is sent.
+    Once it has started, a run that cannot go on ends early with `RunFinished` all the same.
     """
     checks = _checked_names(config.checks)
     phases = _checked_phases(config.phases)
     if config.max_examples < 1 or config.workers < 1:
         raise ContractError("--max-examples and --workers must be at least 1")
+    if config.allow_mutations and config.no_mutations:
+        raise ContractError("--allow-mutations and --no-mutations contradict each other")
     options = config.plan_options()
     selected = select_apis(options)
+    baseline = contract_baseline.load(config.baseline) if config.baseline else None
     seed = config.seed if config.seed is not None else secrets.randbelow(2**32)
     started = time.monotonic()
+    book = Book(baseline)
     with httpx.Client(timeout=config.request_timeout) as client:
-        target = inspect_target(config.base_url, client, wait=config.wait, resolve=resolve)
-        plans = plan_apis(selected, options, target)
-        yield RunStarted(target, seed, config.max_examples, checks, phases, config.workers)
-        book = _Book()
-        summaries = []
-        for plan in plans:
-            summary = ApiPlanSummary(
-                plan.api, _shown(plan.spec_path), plan.base_url, plan.credentials, plan.reset
-            )
-            summaries.append(summary)
-            yield ApiStarted(summary)
-            if plan.reset:
-                yield SandboxReset(plan.api, reset_sandbox(client, plan.base_url))
-            for skipped in plan.skipped:
-                book.skipped.append(skipped)
-                yield skipped
-            yield from _run_api(plan, config, seed, checks, phases, book)
-    yield RunFinished(
-        book.result(
-            target,
-            seed,
-            config,
-            checks,
-            phases,
-            tuple(summaries),
-            time.monotonic() - started,
-            _notes(target, config),
+        target = inspect_target(
+            config.base_url,
+            client,
+            wait=config.wait,
+            resolve=resolve,
+            admin_token=config.admin_token,
         )
-    )
+        plans = plan_apis(selected, options, target)
+        schemas = [_load_schema(p, _settings(p, config, seed, phases), checks) for p in plans]
+        contract_wire.install()
+        started_event = RunStarted(
+            target, seed, config.max_examples, checks, phases, config.workers
+        )
+        yield started_event
+        try:
+            for plan, schema in zip(plans, schemas, strict=True):
+                yield from _run_api(plan, schema, client, config, book)
+                if book.aborted:
+                    break
+        except ContractError as exc:  # the target died, the engine could not go on
+            yield book.abort(_current(book), str(exc))
+        except KeyboardInterrupt:
+            book.interrupted = True
+            yield book.abort(_current(book), "interrupted (Ctrl-C)")
+    notes = _notes(target, plans, options)
+    yield RunFinished(book.result(started_event, time.monotonic() - started, notes))
 
 
 def _checked_names(names: tuple[str, ...]) -> tuple[str, ...]:
@@ -147,13 +163,33 @@ def _checked_phases(names: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(p for p in PHASES if p in wanted)
 
 
-def _notes(target: Target, config: ContractConfig) -> tuple[str, ...]:
-    if target.loopback or config.allow_mutations:
-        return ()
-    return (
-        f"{target.host} is not a loopback address: only GET, HEAD and OPTIONS operations were "
-        "tested, and undeclared-method probes used GET, OPTIONS and TRACE only",
-    )
+def _current(book: Book) -> str:
+    return book.apis[-1].api if book.apis else "run"
+
+
+def _notes(target: Target, plans: list[ApiPlan], options: PlanOptions) -> tuple[str, ...]:
+    notes = []
+    if any(plan.read_only for plan in plans):
+        why = "--no-mutations" if options.no_mutations else f"{target.host} is not loopback"
+        skipped = sum(len(plan.skipped) for plan in plans)
+        narrowed = [line for plan in plans for line in plan.narrowed]
+        note = (
+            f"read-only run ({why}): nothing that can change state was sent; "
+            f"{skipped} operation(s) skipped"
+        )
+        if narrowed:
+            note += f", values left out: {'; '.join(narrowed)}"
+        note += "; undeclared-method probes used GET, OPTIONS and TRACE only"
+        if target.sandbox:
+            note += "; the sandbox was not reset (a reset changes state too)"
+        notes.append(note)
+    if target.guarded and not target.sandbox:
+        notes.append(
+            f"{target.base_url} is a mockyard sandbox whose admin API needs its admin token: "
+            f"pass --admin-token (or set {ADMIN_TOKEN_ENV}) so it is recognised, reset first "
+            "and given its catalogue credentials"
+        )
+    return tuple(notes)
 
 
 def _settings(
@@ -166,25 +202,21 @@ def _settings(
         "cache": {"enabled": False},
     }
     this_run: dict[str, Any] = {
+        # Every phase runs to its bounded end: a failure is recorded and generation goes on, so
+        # one run lists every distinct failure (Schemathesis otherwise stops an operation's phase
+        # at its first failure). No `max-failures`: the bound is the examples per operation.
+        "continue-on-failure": True,
         "seed": seed,
         "base-url": plan.base_url,
         "workers": config.workers,
         "request-timeout": config.request_timeout,
         "generation": {"max-examples": config.max_examples},
         "phases": {p: {"enabled": p in phases} for p in PHASES},
-        "output": {"sanitization": {"enabled": plan.sanitize}},
+        # Secrets are masked by mockyard (contract_credentials.Secrets), which also keeps the
+        # reproduce lines runnable; Schemathesis's own masking would print `[Filtered]` instead.
+        "output": {"sanitization": {"enabled": False}},
     }
-    return _merge(_merge(defaults, plan.settings), this_run)
-
-
-def _merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
-    merged = copy.deepcopy(dict(base))
-    for key, value in top.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = _merge(merged[key], value)
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
+    return merge_settings(merge_settings(defaults, plan.settings), this_run)
 
 
 def _load_schema(plan: ApiPlan, settings: dict[str, Any], checks: tuple[str, ...]) -> Any:
@@ -203,211 +235,59 @@ def _load_schema(plan: ApiPlan, settings: dict[str, Any], checks: tuple[str, ...
     except (LoaderError, InvalidSchema) as exc:
         first = str(exc).strip().splitlines()[0]
         raise SpecError(f"Schemathesis cannot use this spec: {first}", path=plan.spec_path) from exc
-    if plan.excluded_methods:
-        schema = schema.exclude(method=list(plan.excluded_methods))
+    if plan.excluded:
+        schema = schema.exclude(name=list(plan.excluded))
     return schema
 
 
 def _run_api(
-    plan: ApiPlan,
-    config: ContractConfig,
-    seed: int,
-    checks: tuple[str, ...],
-    phases: tuple[str, ...],
-    book: _Book,
+    plan: ApiPlan, schema: Any, client: httpx.Client, config: ContractConfig, book: Book
 ) -> Iterator[Event]:
     from schemathesis.engine import from_schema
 
-    schema = _load_schema(plan, _settings(plan, config, seed, phases), checks)
-    translator = _Translator(plan.api, book, mutations_skipped=bool(plan.excluded_methods))
+    summary = ApiPlanSummary(
+        plan.api,
+        shown(plan.spec_path),
+        plan.base_url,
+        plan.credentials,
+        plan.reset,
+        plan.calibration,
+        tuple(Secrets(plan.secrets).variables),
+        plan.read_only,
+        plan.narrowed,
+    )
+    book.apis.append(summary)
+    yield ApiStarted(summary)
+    if plan.reset:
+        yield SandboxReset(plan.api, reset_sandbox(client, plan.base_url, config.admin_token))
+    for skipped in plan.skipped:
+        book.skipped.append(skipped)
+        yield skipped
+    admin = (Secret(config.admin_token, ADMIN_TOKEN_ENV),) if config.admin_token else ()
+    labels = [f"{op.method.upper()} {op.path}" for op in specs.operations(plan.spec)]
+    reach = Reach(
+        plan.api,
+        plan.base_url,
+        [label for label in labels if label not in plan.excluded],
+        _servers_path(plan.spec),
+    )
+    translator = Translator(
+        plan.api,
+        book,
+        Secrets(plan.secrets + admin),
+        reach,
+        operations_skipped=bool(plan.excluded),
+    )
     started = time.monotonic()
     for event in from_schema(schema).execute():
         yield from translator.translate(event)
-    yield ApiFinished(plan.api, translator.cases, translator.failures, time.monotonic() - started)
+    results = reach.results()
+    book.reach += results
+    elapsed = time.monotonic() - started
+    yield ApiFinished(plan.api, translator.cases, translator.failures, elapsed, results)
 
 
-class _Book:
-    """What the run has seen so far, across APIs: tallies, distinct failures, skips, errors."""
-
-    def __init__(self) -> None:
-        self.tallies: dict[tuple[str, str, str], list[int]] = {}
-        self.failures: list[FailureFound] = []
-        self.failure_keys: set[tuple[str, str, Any]] = set()
-        self.skipped: list[OperationSkipped] = []
-        self.errors: list[RunError] = []
-
-    def count(self, api: str, operation: str, check: str, failed: bool) -> None:
-        tally = self.tallies.setdefault((api, operation, check), [0, 0])
-        tally[0] += 1
-        tally[1] += int(failed)
-
-    def result(
-        self,
-        target: Target,
-        seed: int,
-        config: ContractConfig,
-        checks: tuple[str, ...],
-        phases: tuple[str, ...],
-        apis: tuple[ApiPlanSummary, ...],
-        elapsed: float,
-        notes: tuple[str, ...],
-    ) -> ContractResult:
-        tallies = tuple(
-            CheckTally(api, op, check, cases, failures)
-            for (api, op, check), (cases, failures) in sorted(self.tallies.items())
-        )
-        return ContractResult(
-            target=target,
-            seed=seed,
-            max_examples=config.max_examples,
-            checks=checks,
-            phases=phases,
-            apis=apis,
-            tallies=tallies,
-            failures=tuple(self.failures),
-            skipped=tuple(self.skipped),
-            errors=tuple(self.errors),
-            elapsed=elapsed,
-            notes=notes,
-        )
-
-
-class _Translator:
-    """Schemathesis engine events -> mockyard contract events, for one API."""
-
-    def __init__(self, api: str, book: _Book, *, mutations_skipped: bool = False) -> None:
-        self.api = api
-        self.book = book
-        self.mutations_skipped = mutations_skipped
-        self.stateful_skip: str | None = None
-        self.cases = 0
-        self.failures = 0
-        self.stateful_cases = 0
-        self.stateful_scenarios = 0
-
-    def translate(self, event: Any) -> Iterator[Event]:
-        from schemathesis.core.errors import NoLinksFound
-        from schemathesis.engine import StopReason, events
-        from schemathesis.engine.run import TESTING_PHASES, PhaseName, PhaseSkipReason
-
-        if isinstance(event, events.PhaseStarted) and event.phase.name in TESTING_PHASES:
-            if event.phase.skip_reason is not PhaseSkipReason.DISABLED:  # not asked for: silent
-                yield PhaseStarted(self.api, event.phase.name.value)
-        elif isinstance(event, events.ScenarioFinished) and event.is_test_scenario:
-            found = list(self._record(event.recorder))
-            cases = len(event.recorder.cases)
-            if event.phase is PhaseName.STATEFUL_TESTING:
-                self.stateful_cases += cases
-                self.stateful_scenarios += 1
-            elif event.label:
-                failed = tuple(sorted({f.check for f in found}))
-                yield OperationTested(
-                    self.api, event.phase.value, event.label, cases, failed, event.skip_reason
-                )
-            yield from found
-        elif isinstance(event, events.PhaseFinished) and event.phase.name in TESTING_PHASES:
-            reason = event.phase.skip_reason
-            if reason is PhaseSkipReason.DISABLED:
-                return
-            stateful = event.phase.name is PhaseName.STATEFUL_TESTING
-            status = event.status.value
-            shown = reason.display if reason is not None else None
-            if stateful and self.stateful_skip:
-                status, shown = "skip", self.stateful_skip
-            elif stateful and reason is PhaseSkipReason.NOT_APPLICABLE:
-                shown = "the spec has no OpenAPI links to follow"
-            yield PhaseFinished(
-                self.api,
-                event.phase.name.value,
-                status,
-                self.stateful_cases if stateful else 0,
-                self.stateful_scenarios if stateful else 0,
-                shown,
-            )
-        elif (
-            isinstance(event, events.NonFatalError)
-            and isinstance(event.value, NoLinksFound)
-            and self.mutations_skipped
-        ):
-            # Expected, not an error: the links lead to operations skipped as mutations.
-            self.stateful_skip = "every link leads to an operation skipped as a mutation"
-        elif isinstance(event, events.NonFatalError):
-            error = RunError(self.api, event.label, event.info.title, _one_line(event.info.message))
-            self.book.errors.append(error)
-            yield error
-        elif isinstance(event, events.FatalError):
-            raise ContractError(f"{self.api}: {_one_line(str(event.exception))}")
-        elif isinstance(event, events.Interrupted):
-            raise KeyboardInterrupt
-        elif isinstance(event, events.EngineFinished):
-            for failure in event.failures:
-                yield from self._failure("after_run", failure, None, "")
-            if event.stop_reason is StopReason.SERVER_UNAVAILABLE:
-                error = RunError(
-                    self.api, "run", "Server unavailable", "the target stopped responding"
-                )
-                self.book.errors.append(error)
-                yield error
-
-    def _record(self, recorder: Any) -> Iterator[FailureFound]:
-        from schemathesis.engine import Status
-
-        candidates: dict[tuple[str, Any], tuple[Any, str, str]] = {}
-        for case_id, nodes in recorder.checks.items():
-            node = recorder.cases.get(case_id)
-            operation = node.value.operation.label if node is not None else recorder.label
-            self.cases += 1
-            for check in nodes:
-                failed = check.status == Status.FAILURE
-                self.book.count(self.api, operation, check.name, failed)
-                if not failed or check.failure_info is None:
-                    continue
-                info = check.failure_info
-                curl = "\n".join(s.curl for s in info.steps) if len(info.steps) > 1 else ""
-                curl = curl or info.code_sample
-                key = (check.name, info.failure)
-                known = candidates.get(key)
-                # Hypothesis shrinks a failing input: keep the smallest reproduction seen.
-                if known is None or len(curl) < len(known[1]):
-                    candidates[key] = (info.failure, curl, case_id)
-        for (check_name, _), (failure, curl, case_id) in candidates.items():
-            response = recorder.find_response(case_id=failure.case_id or case_id)
-            yield from self._failure(check_name, failure, response, curl)
-
-    def _failure(
-        self, check: str, failure: Any, response: Any, curl: str
-    ) -> Iterator[FailureFound]:
-        key = (self.api, check, failure)
-        if key in self.book.failure_keys:
-            return
-        self.book.failure_keys.add(key)
-        self.failures += 1
-        excerpt = ""
-        if response is not None:
-            excerpt = response.content[:_EXCERPT].decode("utf-8", "replace")
-        found = FailureFound(
-            api=self.api,
-            operation=failure.operation or "run",
-            check=check,
-            code=failure.code,
-            title=failure.title,
-            message=failure.message.strip(),
-            status_code=response.status_code if response is not None else None,
-            response_excerpt=excerpt,
-            curl=curl,
-            severity=str(failure.severity.value),
-        )
-        self.book.failures.append(found)
-        yield found
-
-
-def _shown(path: Path) -> str:
-    """`path` relative to the working directory when it is under it."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
+def _servers_path(spec: dict[str, Any]) -> str:
+    servers = spec.get("servers") or [{}]
+    url = servers[0].get("url", "") if isinstance(servers[0], dict) else ""
+    return urlsplit(str(url)).path

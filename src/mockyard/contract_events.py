@@ -2,15 +2,15 @@
 
     RunStarted
       ApiStarted                   once per API (or per `--spec` file)
-        SandboxReset               a local sandbox was reseeded before the API's run
-        OperationSkipped*          operations that were not sent (mutations against a remote target)
+        SandboxReset               a sandbox was reseeded before the API's run
+        OperationSkipped*          operations that were not sent (a read-only run's writes)
         PhaseStarted
           OperationTested*         one operation done in a phase (examples, coverage, fuzzing)
           FailureFound*            each distinct failure, as soon as it is seen
           RunError*                an operation or phase that could not be tested
         PhaseFinished
-      ApiFinished
-    RunFinished                    carries the whole `ContractResult`
+      ApiFinished                  with what each operation's requests reached
+    RunFinished                    carries the whole `ContractResult`, also after an abort
 
 Reporters consume these; the events hold plain data (no Schemathesis objects), so a reporter
 needs nothing but this module.
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 
 class Outcome(StrEnum):
@@ -39,6 +40,8 @@ class Target:
     loopback: bool
     sandbox: bool = False
     sandbox_apis: tuple[str, ...] = ()
+    # A mockyard sandbox whose admin API refused us for want of its admin token.
+    guarded: bool = False
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,11 @@ class ApiPlanSummary:
     base_url: str
     credentials: str
     reset: bool = False
+    calibration: str = "none: Schemathesis's defaults"
+    # Environment variables the reproduce lines read the run's secrets from.
+    reproduce_env: tuple[str, ...] = ()
+    read_only: bool = False
+    narrowed: tuple[str, ...] = ()  # parameter values a read-only run does not send
 
 
 @dataclass(frozen=True)
@@ -133,6 +141,11 @@ class FailureFound:
     response_excerpt: str
     curl: str
     severity: str = "medium"
+    # Schemathesis's identity of the failure (with api, operation and check): what dedups it
+    # and what a baseline records.
+    failure_type: str = ""
+    signature: str = ""
+    known: bool = False  # listed in the --baseline: reported, but does not fail the run
 
 
 @dataclass(frozen=True)
@@ -158,6 +171,36 @@ class PhaseFinished:
 
 
 @dataclass(frozen=True)
+class OperationReach:
+    """What one operation's requests reached; `verdict` says why it was not tested, if so."""
+
+    api: str
+    operation: str
+    url: str  # the effective URL, base URL and mount prefix included
+    requests: int
+    by_class: tuple[tuple[str, int], ...]  # (("2xx", 12), ("4xx", 30))
+    unanswered: int
+    past_auth: int  # answered with anything but 401 or 403
+    verdict: str = ""
+
+    @property
+    def tested(self) -> bool:
+        return not self.verdict
+
+
+@dataclass(frozen=True)
+class BaselineEntry:
+    """A failure a `--baseline` file lists: its identity (see `contract_baseline`)."""
+
+    api: str
+    operation: str
+    check: str
+    failure: str
+    signature: str
+    title: str = ""
+
+
+@dataclass(frozen=True)
 class ApiFinished:
     """One API's run ended."""
 
@@ -165,6 +208,7 @@ class ApiFinished:
     cases: int
     failures: int
     elapsed: float
+    reach: tuple[OperationReach, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -183,6 +227,24 @@ class ContractResult:
     errors: tuple[RunError, ...] = ()
     elapsed: float = 0.0
     notes: tuple[str, ...] = field(default_factory=tuple)
+    reach: tuple[OperationReach, ...] = ()
+    aborted: str = ""  # why the run stopped before its end ("" when it ran to the end)
+    interrupted: bool = False  # stopped by Ctrl-C
+    baseline: str = ""  # the --baseline file, if one was given
+    fixed: tuple[BaselineEntry, ...] = ()  # in the baseline, checked again, no longer seen
+    unchecked: tuple[BaselineEntry, ...] = ()  # in the baseline, not checked by this run
+
+    @classmethod
+    def from_start(cls, started: RunStarted, **found: Any) -> ContractResult:
+        """The result of the run `started` announced, with what it `found`."""
+        return cls(
+            target=started.target,
+            seed=started.seed,
+            max_examples=started.max_examples,
+            checks=started.checks,
+            phases=started.phases,
+            **found,
+        )
 
     @property
     def cases(self) -> int:
@@ -190,10 +252,25 @@ class ContractResult:
         return sum(t.cases for t in self.tallies)
 
     @property
+    def new_failures(self) -> tuple[FailureFound, ...]:
+        """The failures that fail the gate: every one, or those a baseline does not list."""
+        return tuple(f for f in self.failures if not f.known)
+
+    @property
+    def known_failures(self) -> tuple[FailureFound, ...]:
+        return tuple(f for f in self.failures if f.known)
+
+    @property
+    def untested(self) -> tuple[OperationReach, ...]:
+        return tuple(r for r in self.reach if not r.tested)
+
+    @property
     def outcome(self) -> Outcome:
-        if self.failures:
+        """FAILED on a contract failure (not in the baseline); else ERRORED when anything kept
+        the run from testing (an error, an untested operation, an abort, nothing tested)."""
+        if self.new_failures:
             return Outcome.FAILED
-        if self.errors or not self.tallies:
+        if self.errors or self.untested or self.aborted or not self.tallies:
             return Outcome.ERRORED
         return Outcome.PASSED
 

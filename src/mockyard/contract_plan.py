@@ -1,31 +1,34 @@
-"""What a contract run tests, and as whom: APIs, specs, credentials, skipped operations.
+"""What a contract run tests, and as whom: APIs, specs, calibration, credentials, skips.
 
-Only a local sandbox (see `contract_target`) gets the catalogue's sandbox credentials and a reset
-first. Against any other host, operations that can change state (every method but GET, HEAD,
-OPTIONS) are skipped unless mutations are allowed, and Schemathesis's undeclared-method probes
-are limited to safe methods.
+Only a mockyard sandbox (see `contract_target`) gets the catalogue's sandbox credentials and a
+reset first. A read-only run (`--no-mutations`, implied for every target that is not a loopback
+address unless `--allow-mutations`) sends nothing that can change state on the target, as the
+spec says (`contract_writes`): it skips what always writes, narrows what writes for some values,
+limits Schemathesis's undeclared-method probes to safe methods and resets nothing.
 
-Credentials come from each API's fixture file (`credentials:`, the `default: true` entry) and are
-placed as the spec's `components.securitySchemes` entry says: bearer, basic, or an API key in a
-header, query parameter or cookie. Nothing here is specific to one API.
-"""
+An API's calibration (the `contract:` section of its fixture file) applies to its own spec, or to
+a `--spec` file only when `--api` names the API: a foreign spec is tested with Schemathesis's
+defaults, so a calibration written for one document never hides a failure of another.
+Credentials are placed as the spec's security schemes say (`contract_credentials`). Nothing here
+is specific to one API."""
 
 from __future__ import annotations
 
-import base64
 import copy
+import dataclasses
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from mockyard import specs, workspace
+from mockyard import contract_credentials as credentials
+from mockyard import contract_writes, specs, workspace
+from mockyard.contract_credentials import Secret
 from mockyard.contract_events import OperationSkipped, Target
 from mockyard.errors import ContractError, FixtureError, SpecError, WorkspaceError
 
-SAFE_METHODS = frozenset({"get", "head", "options"})
-# Undeclared methods Schemathesis may send to check for 405 when mutations are not allowed.
+# Undeclared methods Schemathesis may send to check for 405 in a read-only run.
 SAFE_PROBE_METHODS = ["get", "options", "trace"]
 
 
@@ -39,6 +42,11 @@ class PlanOptions:
     token: str | None = None
     headers: tuple[tuple[str, str], ...] = ()
     allow_mutations: bool = False
+    no_mutations: bool = False
+
+    def read_only(self, target: Target) -> bool:
+        """Whether nothing that can change state may be sent to `target`."""
+        return self.no_mutations or not (target.loopback or self.allow_mutations)
 
 
 @dataclass
@@ -53,9 +61,13 @@ class ApiPlan:
     # credentials and safety limits on top.
     settings: dict[str, Any] = field(default_factory=dict)
     credentials: str = "none"
-    sanitize: bool = True
+    calibration: str = "none: Schemathesis's defaults"
+    # Values no report may show (what the user passed), with the variables reproduce lines read.
+    secrets: tuple[Secret, ...] = ()
     skipped: list[OperationSkipped] = field(default_factory=list)
-    excluded_methods: tuple[str, ...] = ()
+    excluded: tuple[str, ...] = ()  # labels ("GET /x") Schemathesis must not test
+    read_only: bool = False
+    narrowed: tuple[str, ...] = ()  # values a read-only run does not send, per operation
     reset: bool = False
 
 
@@ -67,6 +79,8 @@ class Selected:
     spec_path: Path
     spec: dict[str, Any]
     source: workspace.ApiSource | None
+    # Whether the API's calibration applies: its own spec, or a --spec file --api names it for.
+    calibrated: bool = True
 
 
 def select_apis(options: PlanOptions) -> list[Selected]:
@@ -79,12 +93,13 @@ def select_apis(options: PlanOptions) -> list[Selected]:
         for raw in options.specs:
             spec_path = Path(raw)
             spec = load_spec(spec_path)
-            source = ws.api(options.apis[0]) if ws and options.apis else _matching_api(ws, spec)
+            named = bool(ws and options.apis)
+            source = ws.api(options.apis[0]) if ws and named else _matching_api(ws, spec)
             name = source.name if source else spec_path.stem
-            chosen.append(Selected(name, spec_path, spec, source))
+            chosen.append(Selected(name, spec_path, spec, source, calibrated=named))
         names = [s.name for s in chosen]
         return [  # several files of one API: tell their results apart
-            Selected(f"{s.name}:{s.spec_path.stem}", s.spec_path, s.spec, s.source)
+            dataclasses.replace(s, name=f"{s.name}:{s.spec_path.stem}")
             if names.count(s.name) > 1
             else s
             for s in chosen
@@ -96,7 +111,26 @@ def select_apis(options: PlanOptions) -> list[Selected]:
 
 def plan_apis(selected: list[Selected], options: PlanOptions, target: Target) -> list[ApiPlan]:
     """One plan per API: base URL, Schemathesis settings, credentials, skipped operations."""
-    return [_plan(s.name, s.spec_path, s.spec, s.source, options, target) for s in selected]
+    return [_plan(s, options, target) for s in selected]
+
+
+def merge_settings(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    """Schemathesis settings `base` with `top` on top, tables merged key by key."""
+    merged = copy.deepcopy(dict(base))
+    for key, value in top.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = merge_settings(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def shown(path: Path) -> str:
+    """`path` relative to the working directory when it is under it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def load_spec(path: Path) -> dict[str, Any]:
@@ -146,9 +180,14 @@ def _resolves(root: dict[str, Any], ref: str) -> bool:
 def _load_workspace(options: PlanOptions) -> workspace.Workspace | None:
     try:
         return workspace.load(options.workspace)
-    except WorkspaceError:
+    except WorkspaceError as exc:
         if options.specs and not options.apis:
             return None  # a lone spec file can be tested without a workspace
+        if not (Path(options.workspace) / workspace.CONFIG_FILE).is_file():
+            raise WorkspaceError(
+                f"{exc}; {Path(options.workspace).resolve()} is not a mockyard workspace: run "
+                "from the workspace's directory, or pass --workspace DIR (or --spec FILE)"
+            ) from exc
         raise
 
 
@@ -170,39 +209,54 @@ def _matching_api(
     return matches[0] if len(matches) == 1 else None
 
 
-def _plan(
-    name: str,
-    spec_path: Path,
-    spec: dict[str, Any],
-    source: workspace.ApiSource | None,
-    options: PlanOptions,
-    target: Target,
-) -> ApiPlan:
+def _plan(selected: Selected, options: PlanOptions, target: Target) -> ApiPlan:
+    name, spec, source = selected.name, selected.spec, selected.source
+    spec_path = selected.spec_path
     fixture = _fixture(source)
     settings = fixture.get("contract") or {}
     if not isinstance(settings, dict):
         raise FixtureError("'contract' must map Schemathesis settings", path=_fx(source))
     prefix = source.prefix if source else ""
-    plan = ApiPlan(name, spec_path, spec, target.base_url + prefix, copy.deepcopy(settings))
+    plan = ApiPlan(name, spec_path, spec, target.base_url + prefix)
+    if selected.calibrated and settings:
+        plan.settings = copy.deepcopy(settings)
+    plan.calibration = _calibration(selected, settings)
+    contract_writes.check(spec, spec_path)
     effective = load_spec(source.spec) if source and source.spec != spec_path else spec
     served = target.sandbox and source is not None and source.name in target.sandbox_apis
-    plan.reset = served  # a local sandbox starts every API's run from the same state
+    # A sandbox starts every API's run from the same state, unless the run may change nothing.
+    plan.reset = served and not options.read_only(target)
+    creds = None
     if options.token or options.headers:
-        _explicit_credentials(plan, options, effective)
+        creds = credentials.explicit(spec, effective, options.token, options.headers)
     elif served:
-        assert source is not None
-        _catalogue_credentials(plan, fixture, effective, source)
-    if plan.credentials == "none" and _requires_auth(spec):
+        where = source.fixtures.name if source and source.fixtures else "fixtures"
+        creds = credentials.catalogue(spec, effective, fixture, where)
+    if creds is not None:
+        plan.settings = merge_settings(plan.settings, creds.settings)
+        plan.credentials, plan.secrets = creds.description, creds.secrets
+    if plan.credentials == "none" and credentials.requires_auth(spec):
         plan.credentials = "none, although the spec requires some: pass --token or --header"
-    if not target.loopback and not options.allow_mutations:
-        _skip_mutations(plan, target)
+    if options.read_only(target):
+        _read_only(plan, options, target)
     return plan
 
 
-def _requires_auth(spec: Mapping[str, Any]) -> bool:
-    if spec.get("security"):
-        return True
-    return any(op.spec.get("security") for op in specs.operations(dict(spec)))
+def _calibration(selected: Selected, settings: Mapping[str, Any]) -> str:
+    """Which calibration the run applies, in words for the report."""
+    source = selected.source
+    where = shown(source.fixtures) if source and source.fixtures else ""
+    if selected.calibrated and settings:
+        return f"{where} contract: ({', '.join(sorted(settings))})"
+    if selected.calibrated and source:
+        return f"none: {where or source.name} has no contract: section; Schemathesis's defaults"
+    if source and settings:
+        return (
+            f"none: Schemathesis's defaults; this --spec file shares operations with the workspace "
+            f"API {source.name}, whose calibration ({where} contract:) applies only with "
+            f"--api {source.name}"
+        )
+    return "none: Schemathesis's defaults"
 
 
 def _fixture(source: workspace.ApiSource | None) -> dict[str, Any]:
@@ -218,131 +272,20 @@ def _fx(source: workspace.ApiSource | None) -> Path | None:
     return source.fixtures if source else None
 
 
-def _schemes(spec: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    schemes = (spec.get("components") or {}).get("securitySchemes") or {}
-    return {k: v for k, v in schemes.items() if isinstance(v, dict)}
-
-
-def _explicit_credentials(
-    plan: ApiPlan, options: PlanOptions, effective: Mapping[str, Any]
-) -> None:
-    """--token goes wherever the spec's security schemes say; --header as given."""
-    parts = []
-    if options.headers:
-        plan.settings["headers"] = dict(options.headers)
-        parts.append("--header " + ", ".join(k for k, _ in options.headers))
-    if options.token:
-        declared = _schemes(plan.spec)
-        if declared:
-            for scheme_name, scheme in declared.items():
-                _place(plan, scheme_name, scheme, options.token, "", declared=True)
-            parts.append("--token for " + ", ".join(declared))
-        else:
-            schemes = _schemes(effective)
-            if len(schemes) == 1:
-                scheme_name, scheme = next(iter(schemes.items()))
-                _place(plan, scheme_name, scheme, options.token, "", declared=False)
-                parts.append(f"--token as {scheme_name} (the workspace spec's scheme)")
-            else:
-                headers = plan.settings.setdefault("headers", {})
-                headers.setdefault("Authorization", f"Bearer {options.token}")
-                parts.append("--token as Authorization: Bearer")
-    plan.credentials = "; ".join(parts)
-
-
-def _catalogue_credentials(
-    plan: ApiPlan,
-    fixture: Mapping[str, Any],
-    effective: Mapping[str, Any],
-    source: workspace.ApiSource,
-) -> None:
-    entries = [c for c in fixture.get("credentials") or [] if isinstance(c, dict)]
-    if not entries:
-        return
-    cred = next((c for c in entries if c.get("default")), entries[0])
-    scheme_name = str(cred.get("scheme", ""))
-    declared = _schemes(plan.spec)
-    scheme = declared.get(scheme_name) or _schemes(effective).get(scheme_name)
-    if scheme is None:
-        raise FixtureError(
-            f"credential scheme {scheme_name!r} is not in the spec's securitySchemes",
-            path=source.fixtures,
-        )
-    value, password = str(cred.get("value", "")), str(cred.get("password", ""))
-    _place(plan, scheme_name, scheme, value, password, declared=scheme_name in declared)
-    shown = f"{value}:{password}" if password else value
-    where = source.fixtures.name if source.fixtures else "fixtures"
-    plan.credentials = f"{scheme_name} = {shown} (sandbox catalogue default, {where})"
-    if scheme_name not in declared:
-        plan.credentials += "; sent with every request, as the tested spec declares no such scheme"
-    plan.sanitize = False  # public sandbox values: keep the reproduction commands runnable
-
-
-def _place(
-    plan: ApiPlan,
-    scheme_name: str,
-    scheme: Mapping[str, Any],
-    value: str,
-    password: str,
-    *,
-    declared: bool,
-) -> None:
-    """Put one credential where `scheme` says.
-
-    A scheme the tested spec declares goes to Schemathesis's `auth.openapi`, so it applies the
-    credential per operation and knows what `ignored_auth` should remove. A scheme only the
-    workspace's spec knows (e.g. a vendor spec that forgot it) is sent on every request instead.
-    """
-    kind = str(scheme.get("type", "")).lower()
-    http_scheme = str(scheme.get("scheme", "")).lower()
-    if kind == "http" and http_scheme == "basic" and password == "" and ":" in value:
-        value, password = value.split(":", 1)
-    if declared:
-        if kind == "http" and http_scheme == "basic":
-            entry = {"username": value, "password": password}
-        elif kind == "http" and http_scheme == "bearer":
-            entry = {"bearer": value}
-        elif kind == "apikey":
-            entry = {"api_key": value}
-        else:
-            raise _unsupported(scheme_name, kind)
-        plan.settings.setdefault("auth", {}).setdefault("openapi", {})[scheme_name] = entry
-        return
-    headers = plan.settings.setdefault("headers", {})
-    if kind == "http" and http_scheme == "basic":
-        pair = base64.b64encode(f"{value}:{password}".encode()).decode()
-        headers["Authorization"] = f"Basic {pair}"
-    elif kind == "http" and http_scheme == "bearer":
-        headers["Authorization"] = f"Bearer {value}"
-    elif kind == "apikey" and scheme.get("in") == "header":
-        headers[str(scheme["name"])] = value
-    elif kind == "apikey" and scheme.get("in") == "cookie":
-        headers["Cookie"] = f"{scheme['name']}={value}"
-    elif kind == "apikey" and scheme.get("in") == "query":
-        plan.settings.setdefault("parameters", {})[f"query.{scheme['name']}"] = value
-    else:
-        raise _unsupported(scheme_name, kind)
-
-
-def _unsupported(scheme_name: str, kind: str) -> ContractError:
-    return ContractError(f"security scheme {scheme_name!r} of type {kind!r} is not supported")
-
-
-def _skip_mutations(plan: ApiPlan, target: Target) -> None:
-    methods = set()
-    for op in specs.operations(plan.spec):
-        if op.method in SAFE_METHODS:
-            continue
-        methods.add(op.method)
-        plan.skipped.append(
-            OperationSkipped(
-                plan.api,
-                f"{op.method.upper()} {op.path}",
-                f"{op.method.upper()} can move money or change state and {target.host} is not a "
-                "loopback address (pass --allow-mutations to test it)",
-            )
-        )
-    plan.excluded_methods = tuple(sorted(methods))
+def _read_only(plan: ApiPlan, options: PlanOptions, target: Target) -> None:
+    narrowed = contract_writes.read_only(plan.spec)
+    why = (
+        "--no-mutations"
+        if options.no_mutations
+        else f"{target.host} is not a loopback address; pass --allow-mutations to test it"
+    )
+    plan.spec, plan.read_only = narrowed.spec, True
+    plan.excluded = tuple(narrowed.skipped)
+    plan.narrowed = tuple(narrowed.narrowed)
+    plan.skipped = [
+        OperationSkipped(plan.api, label, f"{reason}: a read-only run ({why})")
+        for label, reason in narrowed.skipped.items()
+    ]
     phases = plan.settings.setdefault("phases", {})
     phases.setdefault("coverage", {})["unexpected-methods"] = SAFE_PROBE_METHODS
     plan.settings.setdefault("auth", {})["auto-signup"] = False

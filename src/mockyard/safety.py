@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from mockyard.errors import ExposedWithoutToken
 
 TOKEN_HEADER = b"x-mockyard-admin-token"
+ADMIN_REALM = 'realm="mockyard admin"'  # in the 401 of a guarded admin API; `contract` looks for it
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.", "ip6-localhost", "ip6-loopback"})
 
 
@@ -51,7 +52,7 @@ class AdminTokenMiddleware:
             response = JSONResponse(
                 {"error": "this sandbox's admin API needs its admin token"},
                 401,
-                headers={"WWW-Authenticate": 'Bearer realm="mockyard admin"'},
+                headers={"WWW-Authenticate": f"Bearer {ADMIN_REALM}"},
             )
             await response(scope, receive, send)
             return

@@ -1,8 +1,8 @@
 """Deliberately broken deployments of `spec.yaml`: the faithful app, and one app per defect.
 
-`build(defect)` returns a Starlette app that honours the spec except for that one defect;
-`build(None)` honours it fully. `DEFECTS` maps each defect to the Schemathesis check that must
-name it. Nothing here is part of the product.
+`build(defect, ...)` returns a Starlette app that honours the spec except for those defects;
+`build()` honours it fully. `DEFECTS` maps each defect to the Schemathesis check that must name
+it; `COMBINED` deployments carry several defects at once. Nothing here is part of the product.
 """
 
 from __future__ import annotations
@@ -35,6 +35,9 @@ DEFECTS = {
     "no-allow-header": "unsupported_method",  # 405 without the Allow header
 }
 
+# Deployments with several defects on one operation: a run must list every one of them.
+COMBINED = {"two-faults": ("server-error", "undocumented-status")}
+
 
 def _body_schema() -> dict[str, Any]:
     spec = yaml.safe_load(SPEC.read_text())
@@ -42,9 +45,10 @@ def _body_schema() -> dict[str, Any]:
     return post["requestBody"]["content"]["application/json"]["schema"]
 
 
-def build(defect: str | None = None) -> Starlette:
-    if defect is not None and defect not in DEFECTS:
-        raise ValueError(defect)
+def build(*defects: str) -> Starlette:
+    unknown = set(defects) - set(DEFECTS)
+    if unknown:
+        raise ValueError(unknown)
     items: dict[int, dict[str, Any]] = {}
     validator = jsonschema.Draft4Validator(_body_schema())
 
@@ -52,7 +56,7 @@ def build(defect: str | None = None) -> Starlette:
         return JSONResponse({"message": message}, status)
 
     def authorised(request: Request) -> bool:
-        return defect == "no-auth" or request.headers.get("authorization") == f"Bearer {TOKEN}"
+        return "no-auth" in defects or request.headers.get("authorization") == f"Bearer {TOKEN}"
 
     async def create_item(request: Request) -> Response:
         if not authorised(request):
@@ -61,19 +65,19 @@ def build(defect: str | None = None) -> Starlette:
             body = json.loads(await request.body())
         except ValueError:
             body = None
-        if defect == "accepts-invalid":
+        if "accepts-invalid" in defects:
             body = body if isinstance(body, dict) else {}
         elif request.headers.get("content-type", "").split(";")[0] != "application/json":
             return error(400, "expected application/json")
         elif body is None or not validator.is_valid(body):
             return error(400, "invalid item")
-        if defect == "server-error" and body.get("price") == 0:
+        if "server-error" in defects and body.get("price") == 0:
             return PlainTextResponse("Internal Server Error", 500)
-        if defect == "rejects-valid" and len(str(body.get("name", ""))) > 10:
+        if "rejects-valid" in defects and len(str(body.get("name", ""))) > 10:
             return error(400, "name too long")
         item = {"id": len(items) + 1, "name": body.get("name"), "price": body.get("price")}
         items[item["id"]] = item
-        return JSONResponse(item, 202 if defect == "undocumented-status" else 201)
+        return JSONResponse(item, 202 if "undocumented-status" in defects else 201)
 
     async def get_item(request: Request) -> Response:
         if not authorised(request):
@@ -82,19 +86,19 @@ def build(defect: str | None = None) -> Starlette:
         if not raw.isdigit() or int(raw) < 1:
             return error(400, "id must be a positive integer")
         item = items.get(int(raw))
-        if item is None or defect == "forgets-items":
+        if item is None or "forgets-items" in defects:
             return error(404, "Not found")
-        if defect == "missing-field":
+        if "missing-field" in defects:
             item = {k: v for k, v in item.items() if k != "price"}
-        elif defect == "wrong-type":
+        elif "wrong-type" in defects:
             item = {**item, "price": str(item["price"])}
-        elif defect == "wrong-content-type":
+        elif "wrong-content-type" in defects:
             return PlainTextResponse(json.dumps(item))
         return JSONResponse(item)
 
     async def not_allowed(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
-        headers = {} if defect == "no-allow-header" else dict(exc.headers or {})
+        headers = {} if "no-allow-header" in defects else dict(exc.headers or {})
         return JSONResponse({"message": "Method Not Allowed"}, 405, headers=headers)
 
     async def not_found(request: Request, exc: Exception) -> Response:
@@ -115,6 +119,7 @@ class Deployments:
     def __init__(self) -> None:
         mounts = [Mount("/faithful", app=build())]
         mounts += [Mount(f"/{defect}", app=build(defect)) for defect in DEFECTS]
+        mounts += [Mount(f"/{name}", app=build(*defects)) for name, defects in COMBINED.items()]
         self.app = Starlette(routes=mounts)
         self.requests: list[tuple[str, str]] = []  # (method, path)
 

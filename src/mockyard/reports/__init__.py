@@ -7,10 +7,12 @@ report, chosen by the file's suffix through a small registry.
 
 from mockyard.reports import html, junit, markdown
 from mockyard.reports._registry import formats, report_format, unregister, write, writer_for
+from mockyard.reports._text import error_line
 from mockyard.reports.terminal import TerminalReport
 
 __all__ = [
     "TerminalReport",
+    "error_line",
     "formats",
     "html",
     "junit",

@@ -6,9 +6,12 @@ from collections.abc import Iterator
 from itertools import groupby
 
 from mockyard.contract_events import (
+    ApiPlanSummary,
+    BaselineEntry,
     CheckTally,
     ContractResult,
     FailureFound,
+    OperationReach,
     Outcome,
     Target,
 )
@@ -18,7 +21,18 @@ def describe_target(target: Target) -> str:
     kind = "loopback" if target.loopback else "remote: not a loopback address"
     if target.sandbox:
         kind += ", a mockyard sandbox"
+    elif target.guarded:
+        kind += ", a mockyard sandbox that needs its admin token"
     return kind
+
+
+def plan_lines(plan: ApiPlanSummary) -> list[str]:
+    """What each report says about how one API is tested."""
+    lines = [f"credentials: {plan.credentials}", f"calibration: {plan.calibration}"]
+    if plan.read_only:
+        left_out = f" (values left out: {'; '.join(plan.narrowed)})" if plan.narrowed else ""
+        lines.append(f"read-only: nothing that can change state is sent{left_out}")
+    return lines
 
 
 def settings_line(result: ContractResult) -> str:
@@ -36,16 +50,44 @@ def verdict(result: ContractResult) -> str:
         f"{_plural(result.cases, 'check run')}"
     )
     took = f"{result.elapsed:.1f} s"
+    known = result.known_failures
+    also = f" ({_plural(len(known), 'known failure')} in the baseline)" if known else ""
     if result.outcome is Outcome.FAILED:
-        names = ", ".join(sorted({f.check for f in result.failures}))
-        count = len(result.failures)
+        failures = result.new_failures
+        names = ", ".join(sorted({f.check for f in failures}))
+        count = len(failures)
         noun = "failure" if count == 1 else "failures"
-        return f"FAILED: {count} distinct contract {noun} ({names}); {tested} in {took}"
+        new = " new" if result.baseline else ""
+        line = f"FAILED: {count}{new} distinct contract {noun} ({names}){also}; {tested} in {took}"
+        if result.untested:
+            line += f"; {_plural(len(result.untested), 'operation')} not tested"
+        if result.aborted:
+            line += f"; the run was aborted: {result.aborted}"
+        return line
     if result.outcome is Outcome.ERRORED:
+        if result.aborted:
+            return f"ERROR: the run was aborted ({result.aborted}); {tested} before it stopped"
+        if result.untested:
+            count = _plural(len(result.untested), "operation")
+            return f"ERROR: {count} not tested (see Reach){also}; {tested} in {took}"
         if not result.tallies:
             return "ERROR: nothing was tested"
         return f"ERROR: {len(result.errors)} problem(s) kept parts of the API untested; {tested}"
-    return f"PASSED: every check passed; {tested} in {took}"
+    return f"PASSED: every check passed{also}; {tested} in {took}"
+
+
+def error_line(result: ContractResult) -> str:
+    """Why a run that could not test did not, in one line for stderr."""
+    if result.aborted:
+        return f"the run was aborted: {result.aborted}"
+    if result.untested:
+        first = result.untested[0]
+        more = len(result.untested) - 1
+        rest = f" (and {_plural(more, 'more operation')})" if more else ""
+        return f"{first.api} {first.operation}: {first.verdict}{rest}"
+    if result.errors:
+        return result.errors[0].message
+    return "nothing was tested"
 
 
 def _plural(count: int, noun: str) -> str:
@@ -79,3 +121,65 @@ def response_line(failure: FailureFound) -> str:
 
 def skipped_summary(result: ContractResult) -> list[str]:
     return [f"{s.api} {s.operation}: {s.reason}" for s in result.skipped]
+
+
+REACH_COLUMNS = ("requests", "2xx", "3xx", "4xx", "5xx", "no answer", "past auth")
+
+
+def reach_rows(result: ContractResult) -> Iterator[tuple[OperationReach, tuple[int, ...]]]:
+    """Each operation's reach with its numbers in `REACH_COLUMNS` order."""
+    for reach in result.reach:
+        classes = dict(reach.by_class)
+        numbers = (
+            reach.requests,
+            *(classes.get(c, 0) for c in ("2xx", "3xx", "4xx", "5xx")),
+            reach.unanswered,
+            reach.past_auth,
+        )
+        yield reach, numbers
+
+
+def listings(result: ContractResult) -> list[tuple[str, list[str]]]:
+    """The report's lists, (heading, items), in order; empty ones left out."""
+    baseline = result.baseline
+    found = [
+        ("Not tested", [f"{r.api} {r.operation}: {r.verdict}" for r in result.untested]),
+        ("Skipped operations", skipped_summary(result)),
+        (
+            "Errors (these parts could not be tested)",
+            [f"{e.api} {e.where}: {e.title}: {e.message}" for e in result.errors],
+        ),
+        (
+            f"Known failures (listed in {baseline}; they do not fail the run)",
+            [_known(f) for f in result.known_failures],
+        ),
+        (f"Fixed since {baseline} (listed, no longer found)", [_entry(e) for e in result.fixed]),
+        (
+            f"Listed in {baseline} but not checked by this run",
+            [_entry(e) for e in result.unchecked],
+        ),
+    ]
+    return [(heading, items) for heading, items in found if items]
+
+
+def _known(failure: FailureFound) -> str:
+    return f"{failure.api} {failure.operation}: {failure.check}: {failure.title} ({failure.code})"
+
+
+def _entry(entry: BaselineEntry) -> str:
+    title = f": {entry.title}" if entry.title else ""
+    identity = f"{entry.failure} {entry.signature}".strip()
+    return f"{entry.api} {entry.operation}: {entry.check}{title} ({identity})"
+
+
+def reproduce_note(result: ContractResult) -> str:
+    """Which environment variables the reproduce lines read, or "" when they need none."""
+    names = list(dict.fromkeys(v for plan in result.apis for v in plan.reproduce_env))
+    if not names:
+        return ""
+    listed = " and ".join(f"${name}" for name in names)
+    return (
+        f"The reproduce lines read the credentials you passed from {listed}; set "
+        f"{'it' if len(names) == 1 else 'them'} before running them (e.g. "
+        f"export {names[0]}=...)."
+    )

@@ -39,10 +39,10 @@ def render(result: ContractResult) -> str:
     ]
     for plan in result.apis:
         reset = "; sandbox reset before the run" if plan.reset else ""
+        details = escape("; ".join(_text.plan_lines(plan)))
         parts.append(
             f"<li><code>{escape(plan.api)}</code>: <code>{escape(plan.spec)}</code> at "
-            f"<code>{escape(plan.base_url)}</code>; credentials: {escape(plan.credentials)}"
-            f"{reset}</li>"
+            f"<code>{escape(plan.base_url)}</code>; {details}{reset}</li>"
         )
     parts += [f"<li>Note: {escape(note)}</li>" for note in result.notes]
     parts += [
@@ -57,24 +57,40 @@ def render(result: ContractResult) -> str:
             f'<td class="n">{cases}</td><td class="n">{failures}</td></tr>'
         )
     parts.append("</table>")
-    if result.skipped:
-        parts += ["<h2>Skipped operations</h2>", "<ul>"]
-        parts += [f"<li>{escape(line)}</li>" for line in _text.skipped_summary(result)]
+    parts += _reach(result)
+    for heading, items in _text.listings(result):
+        parts += [f"<h2>{escape(heading)}</h2>", "<ul>"]
+        parts += [f"<li>{escape(item)}</li>" for item in items]
         parts.append("</ul>")
-    if result.errors:
-        parts += ["<h2>Errors</h2>", "<ul>"]
-        parts += [
-            f"<li><code>{escape(e.api)} {escape(e.where)}</code>: {escape(e.title)}: "
-            f"{escape(e.message)}</li>"
-            for e in result.errors
-        ]
-        parts.append("</ul>")
-    if result.failures:
+    if result.new_failures:
         parts.append("<h2>Failures</h2>")
-        for index, failure in enumerate(result.failures, 1):
+        if _text.reproduce_note(result):
+            parts.append(f"<p>{escape(_text.reproduce_note(result))}</p>")
+        for index, failure in enumerate(result.new_failures, 1):
             parts += _failure(index, failure)
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
+
+
+def _reach(result: ContractResult) -> list[str]:
+    rows = list(_text.reach_rows(result))
+    if not rows:
+        return []
+    heads = "".join(f"<th>{escape(c)}</th>" for c in _text.REACH_COLUMNS)
+    parts = [
+        "<h2>Reach by operation</h2>",
+        f"<table><tr><th>Operation</th><th>URL</th>{heads}<th>Verdict</th></tr>",
+    ]
+    for reach, numbers in rows:
+        row = ' class="bad"' if reach.verdict else ""
+        figures = "".join(f'<td class="n">{n}</td>' for n in numbers)
+        parts.append(
+            f"<tr{row}><td><code>{escape(reach.api)} {escape(reach.operation)}</code></td>"
+            f"<td><code>{escape(reach.url)}</code></td>{figures}"
+            f"<td>{escape(reach.verdict or 'tested')}</td></tr>"
+        )
+    parts.append("</table>")
+    return parts
 
 
 def _failure(index: int, failure: FailureFound) -> list[str]:

@@ -1,8 +1,10 @@
 """JUnit XML for CI systems: one test suite per API, one test case per operation and check.
 
 A failing test case carries each distinct failure of that check on that operation (message,
-response and the reproducing `curl`); skipped operations are skipped test cases, and anything that
-kept part of an API untested is an error test case.
+response and the reproducing `curl`); one whose failures are all listed in the baseline is
+skipped, like an expected failure. Each operation also has a `reach` test case, an error when no
+request reached it. Skipped operations are skipped test cases, and anything that kept part of an
+API untested is an error test case.
 """
 
 from __future__ import annotations
@@ -19,46 +21,9 @@ from mockyard.reports._registry import report_format
 def render(result: ContractResult) -> str:
     apis = list(dict.fromkeys([p.api for p in result.apis] + [t.api for t in result.tallies]))
     root = ET.Element("testsuites", name="mockyard contract", time=f"{result.elapsed:.3f}")
-    failures_by_case: dict[tuple[str, str, str], list[FailureFound]] = defaultdict(list)
-    for failure in result.failures:
-        failures_by_case[(failure.api, failure.operation, failure.check)].append(failure)
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     for api in apis:
-        suite = ET.SubElement(root, "testsuite", name=api)
-        props = ET.SubElement(suite, "properties")
-        for name, value in (("base_url", result.target.base_url), ("seed", str(result.seed))):
-            ET.SubElement(props, "property", name=name, value=value)
-        counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
-        seen = set()
-        for tally in (t for t in result.tallies if t.api == api):
-            key = (api, tally.operation, tally.check)
-            seen.add(key)
-            case = _case(suite, api, tally.operation, tally.check)
-            ET.SubElement(case, "system-out").text = f"{tally.cases} cases checked"
-            counts["tests"] += 1
-            if failures_by_case.get(key):
-                counts["failures"] += 1
-                for failure in failures_by_case[key]:
-                    _failure(case, failure)
-        for key, found in failures_by_case.items():
-            if key[0] == api and key not in seen:
-                case = _case(suite, api, key[1], key[2])
-                counts["tests"] += 1
-                counts["failures"] += 1
-                for failure in found:
-                    _failure(case, failure)
-        for skipped in (s for s in result.skipped if s.api == api):
-            case = _case(suite, api, skipped.operation, "not tested")
-            ET.SubElement(case, "skipped", message=skipped.reason)
-            counts["tests"] += 1
-            counts["skipped"] += 1
-        for error in (e for e in result.errors if e.api == api):
-            case = _case(suite, api, error.where, "error")
-            ET.SubElement(case, "error", message=error.title, type="error").text = error.message
-            counts["tests"] += 1
-            counts["errors"] += 1
-        for name, value in counts.items():
-            suite.set(name, str(value))
+        for name, value in _suite(root, result, api).items():
             totals[name] += value
     for name, value in totals.items():
         root.set(name, str(value))
@@ -66,18 +31,67 @@ def render(result: ContractResult) -> str:
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
 
-def _case(suite: ET.Element, api: str, operation: str, name: str) -> ET.Element:
-    return ET.SubElement(suite, "testcase", classname=f"{api}.{operation}", name=name)
+def _suite(root: ET.Element, result: ContractResult, api: str) -> dict[str, int]:
+    """One API's test suite; returns its counts."""
+    suite = ET.SubElement(root, "testsuite", name=api)
+    props = ET.SubElement(suite, "properties")
+    for name, value in (("base_url", result.target.base_url), ("seed", str(result.seed))):
+        ET.SubElement(props, "property", name=name, value=value)
+    counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+
+    def case(operation: str, name: str) -> ET.Element:
+        counts["tests"] += 1
+        return ET.SubElement(suite, "testcase", classname=f"{api}.{operation}", name=name)
+
+    failures: dict[tuple[str, str], list[FailureFound]] = defaultdict(list)
+    for failure in (f for f in result.failures if f.api == api):
+        failures[(failure.operation, failure.check)].append(failure)
+    tallies = {(t.operation, t.check): t.cases for t in result.tallies if t.api == api}
+    note = _text.reproduce_note(result)
+    for key in list(tallies) + [k for k in failures if k not in tallies]:
+        element = case(*key)
+        if key in tallies:
+            ET.SubElement(element, "system-out").text = f"{tallies[key]} cases checked"
+        found = failures.get(key, [])
+        new = [f for f in found if not f.known]
+        for failure in new:
+            _failure(element, failure, note)
+        counts["failures"] += bool(new)
+        if found and not new:  # only known failures: like an expected failure, skipped
+            listed = ", ".join(f"{f.code} {f.title}" for f in found)
+            reason = f"known failure, listed in {result.baseline}: {listed}"
+            ET.SubElement(element, "skipped", message=reason)
+            counts["skipped"] += 1
+    for reach in (r for r in result.reach if r.api == api):
+        element = case(reach.operation, "reach")
+        numbers = ", ".join(f"{n} {c}" for c, n in reach.by_class)
+        detail = f"{reach.requests} requests to {reach.url}: {numbers or 'no answer'}"
+        if reach.verdict:
+            error = ET.SubElement(element, "error", message=reach.verdict, type="not_tested")
+            error.text = detail
+            counts["errors"] += 1
+        else:
+            ET.SubElement(element, "system-out").text = detail
+    for skipped in (s for s in result.skipped if s.api == api):
+        ET.SubElement(case(skipped.operation, "not tested"), "skipped", message=skipped.reason)
+        counts["skipped"] += 1
+    for error in (e for e in result.errors if e.api == api):
+        element = case(error.where, "error")
+        ET.SubElement(element, "error", message=error.title, type="error").text = error.message
+        counts["errors"] += 1
+    for name, value in counts.items():
+        suite.set(name, str(value))
+    return counts
 
 
-def _failure(case: ET.Element, failure: FailureFound) -> None:
+def _failure(case: ET.Element, failure: FailureFound, note: str) -> None:
     body = "\n".join(
         [
             failure.message or failure.title,
             "",
             f"Response: {_text.response_line(failure)}",
             "",
-            "Reproduce:",
+            f"Reproduce: {note}" if note else "Reproduce:",
             failure.curl,
         ]
     )

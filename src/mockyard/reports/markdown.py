@@ -20,10 +20,8 @@ def render(result: ContractResult) -> str:
     ]
     for plan in result.apis:
         reset = "; sandbox reset before the run" if plan.reset else ""
-        out.append(
-            f"- `{plan.api}`: `{plan.spec}` at `{plan.base_url}`; credentials: {plan.credentials}"
-            f"{reset}"
-        )
+        details = "; ".join(_text.plan_lines(plan))
+        out.append(f"- `{plan.api}`: `{plan.spec}` at `{plan.base_url}`; {details}{reset}")
     out += [f"- Note: {note}" for note in result.notes]
     out += ["", "## Results by operation and check", ""]
     out += ["| Operation | Check | Cases | Failures |", "|---|---|--:|--:|"]
@@ -31,17 +29,31 @@ def render(result: ContractResult) -> str:
         name = f"`{operation}`" if operation else ""
         mark = f"**{failures}** ✗" if failures else "0"
         out.append(f"| {name} | {check} | {cases} | {mark} |")
-    if result.skipped:
-        out += ["", "## Skipped operations", ""]
-        out += [f"- {_esc(line)}" for line in _text.skipped_summary(result)]
-    if result.errors:
-        out += ["", "## Errors", ""]
-        out += [f"- `{e.api} {e.where}`: {e.title}: {_esc(e.message)}" for e in result.errors]
-    if result.failures:
+    out += _reach(result)
+    for heading, items in _text.listings(result):
+        out += ["", f"## {heading}", ""]
+        out += [f"- {_esc(item)}" for item in items]
+    if result.new_failures:
         out += ["", "## Failures"]
-        for index, failure in enumerate(result.failures, 1):
+        if _text.reproduce_note(result):
+            out += ["", _text.reproduce_note(result)]
+        for index, failure in enumerate(result.new_failures, 1):
             out += _failure(index, failure)
     return "\n".join(out) + "\n"
+
+
+def _reach(result: ContractResult) -> list[str]:
+    rows = list(_text.reach_rows(result))
+    if not rows:
+        return []
+    out = ["", "## Reach by operation", ""]
+    out += ["| Operation | URL | " + " | ".join(_text.REACH_COLUMNS) + " | Verdict |"]
+    out += ["|---|---|" + "--:|" * len(_text.REACH_COLUMNS) + "---|"]
+    for reach, numbers in rows:
+        figures = " | ".join(str(n) for n in numbers)
+        verdict = f"**{_esc(reach.verdict)}**" if reach.verdict else "tested"
+        out.append(f"| `{reach.api} {reach.operation}` | `{reach.url}` | {figures} | {verdict} |")
+    return out
 
 
 def _failure(index: int, failure: FailureFound) -> list[str]:

@@ -45,18 +45,15 @@ class TerminalReport:
         target = event.target
         lines = [
             f"mockyard contract → {target.base_url}  ({_text.describe_target(target)})",
-            "  " + _text.settings_line(_settings_only(event)) + f" · workers {event.workers}",
+            f"  {_text.settings_line(ContractResult.from_start(event))} · workers {event.workers}",
         ]
         return lines
 
     @_lines.register
     def _(self, event: ApiStarted) -> list[str]:
         plan = event.plan
-        return [
-            "",
-            f"{plan.api}: {plan.spec} against {plan.base_url}",
-            f"  credentials: {plan.credentials}",
-        ]
+        lines = ["", f"{plan.api}: {plan.spec} against {plan.base_url}"]
+        return lines + [f"  {line}" for line in _text.plan_lines(plan)]
 
     @_lines.register
     def _(self, event: SandboxReset) -> list[str]:
@@ -98,7 +95,11 @@ class TerminalReport:
 
     @_lines.register
     def _(self, event: ApiFinished) -> list[str]:
-        return [f"  {event.api}: {event.failures} failure(s), {event.elapsed:.1f} s"]
+        untested = [r for r in event.reach if not r.tested]
+        lines = [f"  {event.api}: {event.failures} failure(s), {event.elapsed:.1f} s"]
+        if untested:
+            lines[0] += f", {len(untested)} operation(s) not tested"
+        return lines
 
     @_lines.register
     def _(self, event: RunFinished) -> list[str]:
@@ -115,19 +116,35 @@ class TerminalReport:
             out.append(
                 f"  {operation:<{width}}  {check:<{check_width}}  {cases:>6}  {failures:>8}{flag}"
             )
-        if result.skipped:
-            out += ["", "Skipped operations:"]
-            out += [f"  {line}" for line in _text.skipped_summary(result)]
-        if result.errors:
-            out += ["", "Errors (these parts could not be tested):"]
-            out += [f"  {e.api} {e.where}: {e.title}: {e.message}" for e in result.errors]
-        if result.failures:
+        out += self._reach(result)
+        for heading, items in _text.listings(result):
+            out += ["", f"{heading}:"]
+            out += [f"  {item}" for item in items]
+        if result.new_failures:
             out += ["", "Failures:"]
-            for index, failure in enumerate(result.failures, 1):
+            if _text.reproduce_note(result):
+                out.append(f"  {_text.reproduce_note(result)}")
+            for index, failure in enumerate(result.new_failures, 1):
                 out += self._failure(index, failure)
         for note in result.notes:
             out += ["", f"Note: {note}"]
         out += ["", _text.verdict(result), f"(rerun with --seed {result.seed} to repeat this run)"]
+        return out
+
+    def _reach(self, result: ContractResult) -> list[str]:
+        rows = list(_text.reach_rows(result))
+        if not rows:
+            return []
+        width = max(len(f"{r.api} {r.operation}") for r, _ in rows)
+        head = "  ".join(f"{c:>9}" for c in _text.REACH_COLUMNS)
+        out = ["", "Reach by operation (requests by status class; past auth: not 401/403)"]
+        out.append(f"  {'operation':<{width}}  {head}")
+        for reach, numbers in rows:
+            figures = "  ".join(f"{n:>9}" for n in numbers)
+            out.append(f"  {reach.api + ' ' + reach.operation:<{width}}  {figures}")
+            out.append(f"    {reach.url}")
+            if reach.verdict:
+                out.append(f"    ✗ {reach.verdict}")
         return out
 
     def _failure(self, index: int, failure: FailureFound) -> list[str]:
@@ -147,13 +164,3 @@ class TerminalReport:
             out.append("     reproduce:")
             out += [f"       {line}" for line in failure.curl.splitlines()]
         return out
-
-
-def _settings_only(event: RunStarted) -> ContractResult:
-    return ContractResult(
-        target=event.target,
-        seed=event.seed,
-        max_examples=event.max_examples,
-        checks=event.checks,
-        phases=event.phases,
-    )
