@@ -52,7 +52,20 @@ def load(path: Path) -> Conversion:
     return conversion
 
 
-def _load(path: Path, raw: bytes) -> tuple[Conversion, list[Path]]:
+def read_bundled(path: Path) -> dict[str, Any]:
+    """The document in `path` as its author wrote it (any version, not converted or checked),
+    its other files bundled in and `info` filled in: what `mockyard contract` hands to
+    Schemathesis, which reads 2.0, 3.0 and 3.1 itself."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise SpecError(f"cannot read: {exc.strerror or exc}", path=path) from exc
+    doc, _files, _notes = _read(path, raw)
+    return doc
+
+
+def _read(path: Path, raw: bytes) -> tuple[dict[str, Any], list[Path], list[str]]:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -64,6 +77,11 @@ def _load(path: Path, raw: bytes) -> tuple[Conversion, list[Path]]:
         )
     files = bundle.bundle(doc, path)
     notes = tidy.info(doc, path)  # Prism serves a document without one
+    return doc, files, notes
+
+
+def _load(path: Path, raw: bytes) -> tuple[Conversion, list[Path]]:
+    doc, files, notes = _read(path, raw)
     safe_component_names(doc)  # before any check: the 3.1 schema requires safe names
     conversion = _converted(doc, path)
     conversion.notes[:0] = notes
