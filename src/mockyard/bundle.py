@@ -58,6 +58,7 @@ class _Bundler:
         self.doc = doc
         self.root_path = root_path
         self.swagger = "swagger" in doc
+        self.openapi30 = str(doc.get("openapi", "")).startswith("3.0")
         self.files: dict[Path, Any] = {root_path: doc}
         self.done: dict[tuple[Path, str], str] = {}  # target -> local $ref
         self.inlining: list[tuple[Path, str]] = []
@@ -135,15 +136,22 @@ class _Bundler:
             return {**placed, **siblings} if isinstance(placed, dict) else placed
         if self.is_component_slot(where):
             self.done[target] = "#/" + "/".join(documents.escape(w) for w in where)
-            placed = self.walk(value, file, where, fragment)
+            placed = self.tidied(self.walk(value, file, where, fragment))
             return {**placed, **siblings}
         holder = self.components(section)
         name = _free_name(_wanted_name(file, fragment), holder)
         holder[name] = value
         local = self.local_ref(section, name)
         self.done[target] = local
-        holder[name] = self.walk(value, file, self.slot(section, name), fragment)
+        holder[name] = self.tidied(self.walk(value, file, self.slot(section, name), fragment))
         return {**siblings, "$ref": local}
+
+    def tidied(self, value: Any) -> Any:
+        """A JSON Schema file's own `definitions` (its `#/definitions/X` refs now point at
+        components) kept as `x-definitions`: OpenAPI 3.0 has no such keyword."""
+        if self.openapi30 and isinstance(value, dict) and "definitions" in value:
+            value["x-definitions"] = value.pop("definitions")
+        return value
 
     def resolve(self, target: tuple[Path, str], source: Path, pointer: str, ref: str) -> Any:
         file, fragment = target

@@ -185,9 +185,15 @@ def _renamed_ref(ref: Any, renames: dict[tuple[str, str], str]) -> Any:
 
 
 def _merge_parameters(shared: list[Any], op: dict[str, Any]) -> list[Any]:
-    own = {(p.get("name"), p.get("in")) for p in op.get("parameters", []) if "name" in p}
-    extra = [p for p in shared if (p.get("name"), p.get("in")) not in own]
+    own = {_parameter_key(p) for p in op.get("parameters", [])}
+    extra = [p for p in shared if _parameter_key(p) not in own]
     return [*extra, *op.get("parameters", [])]
+
+
+def _parameter_key(param: Any) -> tuple[Any, Any]:
+    """(name, in), or the `$ref` of a referenced parameter: the same `$ref` on the path and the
+    operation is one parameter."""
+    return ("$ref", param["$ref"]) if "$ref" in param else (param.get("name"), param.get("in"))
 
 
 def handler_name(operation_id: str) -> str:

@@ -133,7 +133,8 @@ class _Converter:
         every = [*(p for p in shared if self.key(p) not in names), *own]
         consumes = op.get("consumes") or self.consumes
         produces = op.get("produces") or self.produces
-        plain = [self.parameter(p) for p in every if self.kind(p) not in ("body", "formData")]
+        # path-level ones stay on the path item (`path_item`); only a body moves in
+        plain = [self.parameter(p) for p in own if self.kind(p) not in ("body", "formData")]
         if plain:
             out["parameters"] = plain
         payload = [p for p in every if self.kind(p) in ("body", "formData")]
