@@ -20,9 +20,9 @@ Constraints first, then names, then context:
 - then the object it sits in (its component's name, `title`, `x-resourceId`, or the property
   that holds it): a `name` in a pet, a product, an event, a company or a file is one of those,
   a person's name only in a person-like object or where nothing says otherwise;
-- arrays have 1-3 items (within minItems/maxItems; one when nested four levels deep); each optional property is present with
-  probability `OPTIONAL_RATE` (0.9: over a list of three, a frontend sees a field with
-  probability 0.999), and `data`/`items`/`results`/`id` always;
+- arrays have 1-3 items (within minItems/maxItems; one when nested four levels deep); each
+  optional property is present with probability `OPTIONAL_RATE` (0.9: over a list of three, a
+  frontend sees a field with probability 0.999), and `data`/`items`/`results`/`id` always;
 - generation stops growing (optional parts left out, arrays at minItems, nullable values null)
   past `max_depth` levels, inside the second expansion of a recursive schema, or once
   `budget` values are drawn, so every answer ends and stays small;
