@@ -120,11 +120,16 @@ def write(path: Path, size: Size, seed: int = 1) -> Path:
     if path.suffix == ".json":
         path.write_text(json.dumps(doc, indent=2), encoding="utf-8")
     else:
-        dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-        path.write_text(
-            yaml.dump(doc, Dumper=dumper, sort_keys=False, width=1000), encoding="utf-8"
-        )
+        text = yaml.dump(doc, Dumper=_NoAliases, sort_keys=False, width=1000)
+        path.write_text(text, encoding="utf-8")
     return path
+
+
+class _NoAliases(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+    """Every repeat written out, as in hand-written specs (no `&id001` anchors)."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
 
 
 def _schema_names(rng: random.Random, count: int) -> list[str]:
