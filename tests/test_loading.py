@@ -198,6 +198,8 @@ def test_yaml_integer_codes_and_aliases_become_plain_json(tmp_path: Path) -> Non
         ("openapi: 3.0.3\npaths: {/x: {get: {parameters: [{name: q, in: query, schema: "
          "{$ref: '#/components/schemas/Q'}}], responses: {200: {description: ok}}}}}\n",
          "$ref: '#/components/schemas/Q' points at nothing"),
+        ("openapi: 3.0.3\npaths: {}\ncomponents: {schemas: {A: {allOf: [{$ref: "
+         "'#/components/schemas/A'}]}}}\n", "/components/schemas/A: is made only of itself"),
     ],
 )  # fmt: skip
 def test_a_refused_spec_is_one_line_naming_file_and_pointer(

@@ -40,6 +40,35 @@ def first_problem(doc: dict[str, Any], version: str = "3.0") -> str:
         problem = _ref_problem(doc, ref)
         if problem:
             return f"{pointer}/$ref: {ref!r} {problem}"
+    return _self_made_schema(doc)
+
+
+def _self_made_schema(doc: dict[str, Any]) -> str:
+    """A component schema that is, through `$ref`s and `allOf` alone, made of itself
+    (`A: {allOf: [$ref: A]}`): no value can be built or checked against it (an `anyOf` or
+    `oneOf` may escape through another branch, so those are not followed)."""
+    schemas = (doc.get("components") or {}).get("schemas") or {}
+    prefix = "#/components/schemas/"
+
+    def direct(node: Any) -> Iterator[str]:
+        if not isinstance(node, dict):
+            return
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith(prefix):
+            yield unquote(ref[len(prefix) :]).replace("~1", "/").replace("~0", "~")
+        for branch in node.get("allOf") or []:
+            yield from direct(branch)
+
+    for name in schemas:
+        seen, pending = set(), list(direct(schemas[name]))
+        while pending:
+            current = pending.pop()
+            if current == name:
+                where = f"/components/schemas/{escape(name)}"
+                return f"{where}: is made only of itself (through $ref and allOf)"
+            if current not in seen and current in schemas:
+                seen.add(current)
+                pending.extend(direct(schemas[current]))
     return ""
 
 
