@@ -11,7 +11,7 @@ CONTRACT_EXAMPLES ?= 100
 CONTRACT_ARGS     ?=
 CONTRACT_REPORTS  ?= reports
 
-.PHONY: run test lint contract bench wrk bytecode clean
+.PHONY: run test lint contract bench wrk prism bytecode clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "mockyard needs Python >= 3.11 (found %s)" % sys.version.split()[0])'
@@ -49,9 +49,20 @@ wrk:
 	         "(Debian/Ubuntu) or install it from your OS packages, then run make bench again." >&2; \
 	    exit 1; }; }
 
-# About three minutes, loopback only: throughput, latency, cold start, workers, memory, contract.
+# Prism 5.16, the mock server the big-spec starts are compared with: npm installs it into
+# bench/.prism/ (git-ignored), never globally. npm comes with Node.js (Debian: apt-get install npm).
+prism: $(STAMP)
+	@command -v npm >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing npm (Debian package) for make bench"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm; \
+	  fi; }
+	$(BIN)/python -m bench.prism install
+
+# About eight minutes, loopback only: throughput, latency, cold start, workers, memory, contract,
+# starts on big generated specs beside Prism.
 # BENCH_ARGS passes options through, e.g. BENCH_ARGS="--duration 5 --no-contract".
-bench: $(STAMP) wrk bytecode
+bench: $(STAMP) wrk prism bytecode
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 # `make contract`: serve the sandbox on a loopback port, run every check with every phase against

@@ -108,7 +108,62 @@ def targets(results: Mapping[str, Any]) -> list[Target]:
     rss = [results["rss_mb"][app] for app in (MOCKYARD, TWO_WORKERS) if app in results["rss_mb"]]
     out.append(Target("peak RSS per worker", max(rss, default=None), 150.0, "MB", False))
     out.append(Target("contract run", results["contract"].get("wall_s"), 60.0, "s", False))
+    return out + big_spec_targets(results)
+
+
+BIG_LIMITS = {  # issue 16: (cold start s, peak RSS MB) per generated spec
+    "4 MB YAML, 450 operations": (3.0, 150.0),
+    "13 MB JSON, 1,000 operations": (10.0, 300.0),
+}
+
+
+def big_spec_targets(results: Mapping[str, Any]) -> list[Target]:
+    """Issue 16's start-up targets, when the big-spec starts were measured."""
+    big = results.get("big_specs")
+    if not big:
+        return []
+    out = []
+    for label, (seconds, mb) in BIG_LIMITS.items():
+        f = big.get(label, {})
+        short = label.split(",")[0]
+        rss = max(
+            (v for v in (f.get("mockyard_cold_rss_mb"), f.get("mockyard_warm_rss_mb")) if v),
+            default=None,
+        )
+        out += [
+            Target(f"{short} cold start", f.get("mockyard_cold_s"), seconds, "s", False),
+            Target(f"{short} peak RSS", rss, mb, "MB", False),
+        ]
+    warm = [f["mockyard_warm_s"] for f in big.values() if f.get("mockyard_warm_s") is not None]
+    out.append(Target("big spec warm start", max(warm, default=None), 1.0, "s", False))
     return out
+
+
+def _big_lines(big: Mapping[str, Any]) -> list[str]:
+    if not big:
+        return []
+    lines = [
+        "",
+        "starts on big generated specs, process start → first 200 of a list operation "
+        "(mockyard warm: its startup cache filled; Prism keeps none):",
+    ]
+    for label, f in big.items():
+        prism = f.get("prism_s")
+        mine = f.get("mockyard_cold_s")
+        if prism is not None and mine:
+            theirs = (
+                f"Prism {prism:.2f} s, {f.get('prism_rss_mb') or 0:.0f} MB = {prism / mine:.1f}×"
+            )
+        elif f.get("prism_over_s") and mine:
+            theirs = f"Prism {f['prism_note']} = over {f['prism_over_s'] / mine:.1f}×"
+        else:
+            theirs = f"Prism {f.get('prism_note', '—')}"
+        lines.append(
+            f"  {label} ({f['size_mb']:g} MB): mockyard cold {_num(mine, 2)} s, "
+            f"{_num(f.get('mockyard_cold_rss_mb'))} MB; warm {_num(f.get('mockyard_warm_s'), 2)} s,"
+            f" {_num(f.get('mockyard_warm_rss_mb'))} MB; {theirs}"
+        )
+    return lines
 
 
 def _num(value: float | None, digits: int = 1, suffix: str = "") -> str:
@@ -159,8 +214,9 @@ def table(results: Mapping[str, Any]) -> str:
         + ", ".join(f"{LABELS[a]} {_num(v)} MB" for a, v in results["rss_mb"].items()),
         f"contract run: {results['contract']['summary']}",
         *_profile_lines(results.get("pay_profile") or {}),
+        *_big_lines(results.get("big_specs") or {}),
         "",
-        "targets (issue 7)",
+        "targets (issue 7; big specs: issue 16)",
     ]
     for t in targets(results):
         value = _num(t.value, 2 if t.unit in ("×", "s") else 1)

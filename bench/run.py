@@ -11,7 +11,8 @@ Scenarios, each on a server started for it on a free 127.0.0.1 port and stopped 
   half the connections, as a load balancer would share them;
 - where a pay's time goes on each backend (`bench.profile`, in process, one pay at a time);
 - the peak RSS of every worker process, read from /proc at the end of each load scenario;
-- the wall time of `mockyard contract` against a fresh sandbox, when the command exists.
+- the wall time of `mockyard contract` against a fresh sandbox, when the command exists;
+- cold and warm starts on big generated specs (4 MB, 13 MB) beside Prism's (`startup`).
 
 Exit status 1 when a measurement is not trustworthy (a non-2xx answer, a socket error, a pay list
 that ran out), or, with `--check`, when a target is missed.
@@ -30,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import loadgen, profile, report, servers, workload
+from bench import loadgen, profile, report, servers, startup, workload
 from bench.machine import describe_machine
 from bench.report import CONNEXION, MOCKYARD, PG_TWO, STARLETTE, TWO_WORKERS
 from bench.servers import ROOT, App, Probe
@@ -52,6 +53,13 @@ def options(argv: list[str] | None) -> argparse.Namespace:
         help="distinct payable invoices in the pay state (the list must outlast both pay runs)",
     )
     parser.add_argument("--no-contract", action="store_true", help="skip the contract run")
+    parser.add_argument(
+        "--no-big-specs", action="store_true", help="skip the starts on big generated specs"
+    )
+    parser.add_argument("--no-prism", action="store_true", help="big specs: skip Prism")
+    parser.add_argument(
+        "--prism-timeout", type=float, default=300.0, help="big specs: seconds Prism may take"
+    )
     parser.add_argument("--json", type=Path, default=RESULTS, help="where to write the results")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     return parser.parse_args(argv)
@@ -322,6 +330,14 @@ def main(argv: list[str] | None = None) -> int:
         bench.prepare()
         print("cold starts …", flush=True)
         results["cold_start"] = bench.cold_starts()
+        if not opts.no_big_specs:
+            print("starts on big generated specs, mockyard and Prism …", flush=True)
+            results["big_specs"] = startup.measure(
+                scratch,
+                cpu_list=bench.server_cpus,
+                with_prism=not opts.no_prism,
+                prism_timeout=opts.prism_timeout,
+            )
         print("load: validate and pay …", flush=True)
         results["scenarios"] = bench.scenarios()
         print("contract run …", flush=True)

@@ -43,9 +43,17 @@ class App:
 
     name: str
     args: tuple[str, ...]
+    program: str = ""  # what runs `args`: this Python by default (Prism: its node script)
 
     def command(self, port: int, *extra: str) -> list[str]:
-        return [sys.executable, *(a.format(port=port) for a in self.args), *extra]
+        program = self.program or sys.executable
+        return [program, *(a.format(port=port) for a in self.args), *extra]
+
+
+def mockyard_specs(*files: Path) -> App:
+    """`mockyard serve --spec FILE ...`: spec files alone, as a user tries a public spec."""
+    specs = [a for f in files for a in ("--spec", str(f))]
+    return App("mockyard", ("-m", "mockyard.cli", "serve", *specs, "--port", "{port}", "-q"))
 
 
 def mockyard(workspace: Path = ROOT, *extra: str) -> App:
@@ -130,12 +138,15 @@ def start(
     *extra: str,
     cpu_list: Sequence[int] | None = None,
     timeout: float = 90.0,
+    port: int | None = None,
+    env: dict[str, str] | None = None,
 ) -> Server:
-    """Start `app` and poll `probe` until it answers 200; `ready_s` is start → that 200."""
-    port = free_port()
+    """Start `app` (on `port`, else a free one; `env` added to the environment) and poll
+    `probe` until it answers 200; `ready_s` is start → that 200."""
+    port = port or free_port()
     command = [*pin(cpu_list), *app.command(port, *extra)]
     log = log_dir / f"{app.name}-{port}.log"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     with log.open("wb") as out:
         started = time.perf_counter()
         process = subprocess.Popen(
@@ -157,9 +168,10 @@ def running(
     probe: Probe,
     *extra: str,
     cpu_list: Sequence[int] | None = None,
+    env: dict[str, str] | None = None,
 ) -> Iterator[Server]:
     """A started server, stopped when the block ends, however it ends."""
-    server = start(app, log_dir, probe, *extra, cpu_list=cpu_list)
+    server = start(app, log_dir, probe, *extra, cpu_list=cpu_list, env=env)
     try:
         yield server
     finally:

@@ -22,7 +22,7 @@ if str(ROOT) not in sys.path:  # `bench` lives beside src/, not in the installed
 # Connexion imports starlette's test client, which warns about httpx (as in mockyard/cli.py).
 warnings.filterwarnings("ignore", message=".*httpx2.*")
 
-from bench import loadgen, report, run, servers, workload  # noqa: E402
+from bench import bigspec, loadgen, prism, report, run, servers, workload  # noqa: E402
 from bench.baselines import connexion_mock, starlette_app  # noqa: E402
 from mockyard.app import ServeConfig, build  # noqa: E402
 
@@ -244,3 +244,58 @@ def test_wrk_walks_each_entry_once(records: dict, tmp_path: Path) -> None:
     assert result.issued >= result.requests  # the few still in flight at the end were sent
     assert result.next_offset == 10 + result.issued  # one thread: entries 10, 11, 12, …
     assert server.process.returncode is not None
+
+
+BIG = {
+    "4 MB YAML, 450 operations": {
+        "size_mb": 4.1,
+        "mockyard_cold_s": 2.5,
+        "mockyard_cold_rss_mb": 140.0,
+        "mockyard_warm_s": 0.8,
+        "mockyard_warm_rss_mb": 120.0,
+        "prism_s": 85.0,
+        "prism_rss_mb": 440.0,
+    },
+    "13 MB JSON, 1,000 operations": {
+        "size_mb": 12.6,
+        "mockyard_cold_s": 12.0,
+        "mockyard_cold_rss_mb": 280.0,
+        "mockyard_warm_s": 1.5,
+        "mockyard_warm_rss_mb": 250.0,
+        "prism_s": None,
+        "prism_over_s": 300.0,
+        "prism_note": "over 300 s",
+    },
+}
+
+
+def test_big_spec_starts_are_targets_and_ratios_to_prism() -> None:
+    results = {**_results(st=8000, cx=900, my=2100, my2=3700), "big_specs": BIG}
+    met = {t.name: t.met for t in report.targets(results)}
+    assert met["4 MB YAML cold start"] is True and met["4 MB YAML peak RSS"] is True
+    assert met["13 MB JSON cold start"] is False and met["13 MB JSON peak RSS"] is True
+    assert met["big spec warm start"] is False  # the slower of the two warm starts counts
+    text = report.table(results)
+    assert "Prism 85.00 s, 440 MB = 34.0\N{MULTIPLICATION SIGN}" in text
+    assert "Prism over 300 s = over 25.0\N{MULTIPLICATION SIGN}" in text
+
+
+def test_prism_runs_on_a_spec_file_and_port(tmp_path: Path) -> None:
+    spec = tmp_path / "api.yaml"
+    command = prism.app(spec, dynamic=True).command(4010)
+    assert command == [
+        str(prism.EXECUTABLE), "mock", "-h", "127.0.0.1", "-p", "4010", "--dynamic", str(spec)
+    ]  # fmt: skip
+
+
+def test_mockyard_and_prism_answer_the_same_generated_spec(tmp_path: Path) -> None:
+    """What the big-spec starts measure, on a small spec: both answer its first list call."""
+    size = bigspec.Size(operations=10, schemas=12, properties=8)
+    spec = bigspec.write(tmp_path / "small.yaml", size)
+    probe = servers.Probe("GET", bigspec.first_list_route(size), {"Authorization": "Bearer b"})
+    env = {"MOCKYARD_CACHE_DIR": str(tmp_path / "cache")}
+    with servers.running(servers.mockyard_specs(spec), tmp_path, probe, env=env) as mine:
+        assert mine.ready_s > 0 and max(mine.peak_rss_kib().values()) > 10_000
+    with prism.running(spec, tmp_path, probe, timeout=120) as theirs:  # npm-installs it once
+        assert theirs.ready_s > 0
+    assert mine.process.returncode is not None and theirs.process.returncode is not None

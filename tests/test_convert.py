@@ -196,8 +196,12 @@ def test_operations_without_an_operation_id_get_one(tmp_path: Path) -> None:
     ("text", "problem"),
     [
         ("openapi: 2.0\ninfo: {title: t, version: '1'}\npaths: {}\n", "not supported"),
-        ("swagger: '2.0'\n", "not an OpenAPI document"),
-        ("openapi: 3.0.3\ninfo: {title: t}\npaths: {}\n", "version"),
+        ("swagger: '2.0'\n", '/: "paths" is a required property'),
+        ("title: notes\n", "not an OpenAPI document"),
+        (
+            "openapi: 3.0.3\npaths: {/x: {get: {responses: {200: {description: 5}}}}}\n",
+            "/paths/~1x/get/responses/200/description: 5 is not of type",
+        ),
         (
             "openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths: {/x: {get: {responses: {'200': "
             "{description: ok, content: {application/json: "

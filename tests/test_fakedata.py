@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import warnings
@@ -255,3 +256,131 @@ def test_regex_honours_lengths_or_says_none() -> None:
     text = regexgen.matching(r"[a-z]+", rng, min_length=10, max_length=12)
     assert text is not None and 10 <= len(text) <= 12
     assert regexgen.matching(r"^[A-Z]{3}$", rng, min_length=5) is None
+
+
+# --- data people believe (issue 16, point 4) ------------------------------------------------------
+
+PRODUCT_WORDS = {
+    "Lamp", "Backpack", "Mug", "Notebook", "Headphones", "Bottle", "Plan", "Subscription", "Card",
+    "T-Shirt", "Sneakers", "Keyboard",
+}  # fmt: skip
+PETS_AND_PRODUCTS = {
+    "components": {
+        "schemas": {
+            name: {
+                "type": "object",
+                "required": ["name"],
+                "properties": {"name": {"type": "string", "maxLength": 5000}},
+            }
+            for name in ("Pet", "product", "Event", "Customer")
+        }
+    }
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "schema", "looks_like"),
+    [
+        ("country", {"type": "string", "maxLength": 5000}, r"^[A-Z]{2}$"),
+        ("billing_country", {"type": "string"}, r"^[A-Z]{2}$"),
+        ("country", {"type": "string", "minLength": 4}, r"^.{4,}$"),  # constraints first
+        ("last4", {"type": "string", "maxLength": 5000}, r"^\d{4}$"),
+        ("cvc", {"type": "string"}, r"^\d{3}$"),
+        ("created", {"type": "integer"}, r"^1[67]\d{8}$"),
+        ("canceled_at", {"type": "integer", "nullable": False}, r"^1[67]\d{8}$"),
+        ("x", {"type": "integer", "format": "unix-time"}, r"^1[67]\d{8}$"),
+        ("created", {"type": "integer", "maximum": 100}, r"^\d{1,3}$"),  # bounds first
+        ("created", {"type": "integer", "format": "int32"}, r"^1[67]\d{8}$"),
+    ],
+)
+def test_constraints_then_names(name: str, schema: dict, looks_like: str) -> None:
+    for seed in range(10):
+        value = generator({}, seed, examples=False).value(schema, name)
+        assert re.search(looks_like, str(value)), (name, value)
+        assert_valid(value, schema)
+
+
+def test_a_unix_time_is_plausible() -> None:
+    from datetime import UTC, datetime
+
+    value = generator({}, 4).value({"type": "integer"}, "created")
+    assert 2023 <= datetime.fromtimestamp(value, UTC).year <= 2025
+
+
+@pytest.mark.parametrize(
+    ("schema", "check"),
+    [
+        ("Pet", lambda n: " " not in n and n[0].isupper()),  # a pet's name, not "Ada Lovelace"
+        ("product", lambda n: n.split()[-1] in PRODUCT_WORDS),
+        ("Event", lambda n: n.split()[-1] in ("Summit", "Meetup", "Conference", "Workshop",
+                                              "Launch", "Webinar", "Festival")),
+        ("Customer", lambda n: " " in n),  # a person's name
+    ],
+)  # fmt: skip
+def test_a_name_fits_the_object_it_names(schema: str, check: Any) -> None:
+    ref = {"$ref": f"#/components/schemas/{schema}"}
+    for seed in range(8):
+        value = generator(PETS_AND_PRODUCTS, seed).value(ref)
+        assert check(value["name"]), value
+
+
+def test_arrays_have_one_to_three_items_even_deep_down() -> None:
+    leaf = {"type": "object", "properties": {"id": {"type": "string"}}}
+    schema: dict[str, Any] = leaf
+    for _ in range(6):  # a list of lists of ... six deep, as a big API's objects nest
+        schema = {"type": "object", "properties": {"data": {"type": "array", "items": schema}}}
+    counts: list[int] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict) and "data" in node:
+            counts.append(len(node["data"]))
+            for item in node["data"]:
+                walk(item)
+
+    for seed in range(20):
+        walk(generator({}, seed).value(schema))
+    assert counts and all(1 <= c <= 3 for c in counts)
+    assert {1, 2, 3} <= set(counts)
+
+
+def test_optional_properties_are_present_nine_times_in_ten_and_data_always() -> None:
+    names = [f"field_{i}" for i in range(20)]
+    schema = {
+        "type": "object",
+        "properties": {"data": {"type": "array", "items": {}}, **{n: {} for n in names}},
+    }
+    present = 0
+    for seed in range(50):
+        value = generator({}, seed).value(schema)
+        assert "data" in value
+        present += sum(n in value for n in names)
+    assert 0.85 <= present / (50 * len(names)) <= 0.95
+
+
+def test_recursive_and_wide_schemas_end_small() -> None:
+    root = {
+        "components": {
+            "schemas": {
+                "Node": {
+                    "type": "object",
+                    "required": ["children"],
+                    "properties": {
+                        "name": {"type": "string"},
+                        "children": {
+                            "type": "array",
+                            "items": {"$ref": "#/components/schemas/Node"},
+                        },
+                        "others": {
+                            "type": "array",
+                            "items": {"$ref": "#/components/schemas/Node"},
+                        },
+                    },
+                }
+            }
+        }
+    }
+    schema = {"$ref": "#/components/schemas/Node"}
+    for seed in range(10):
+        value = generator(root, seed).value(schema)
+        assert_valid(value, schema, root)
+        assert len(json.dumps(value)) < 200_000

@@ -93,7 +93,7 @@ def save(kind: str, entry: str | None, value: Any) -> None:
         target.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target, suffix=".tmp")
         with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(value, out, separators=(",", ":"))
+            out.write(json.dumps(value, separators=(",", ":")))  # C encoder; json.dump is not
         os.replace(tmp, target / f"{entry}.json")  # atomic: readers see all or nothing
     except OSError:
         return

@@ -292,7 +292,7 @@ def specs_command(workspace: str, spec_files: tuple[str, ...], as_json: bool) ->
                 last = (d.method, d.path)
             click.echo(f"    - {d.detail}")
     for api, notes in result.notes.items():
-        click.echo(f"\n{api}: converted from OpenAPI 3.1; not carried over:")
+        click.echo(f"\n{api}: changed on loading (the served spec differs here):")
         for note in notes:
             click.echo(f"    - {note}")
 

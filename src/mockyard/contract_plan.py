@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from mockyard import contract_credentials as credentials
-from mockyard import contract_writes, specs, workspace
+from mockyard import contract_writes, loader, specs, workspace
 from mockyard.contract_credentials import Secret
 from mockyard.contract_events import OperationSkipped, Target
 from mockyard.errors import ContractError, FixtureError, SpecError, WorkspaceError
@@ -137,12 +137,9 @@ def load_spec(path: Path) -> dict[str, Any]:
     """An OpenAPI document (3.0 or 3.1) as a dict; anything else is a SpecError."""
     if not path.is_file():
         raise SpecError("spec file does not exist", path=path)
-    try:
-        spec = workspace.read_yaml(path)
-    except WorkspaceError as exc:
-        raise SpecError(str(exc)) from exc
-    if not isinstance(spec, dict) or not str(spec.get("openapi", "")).startswith("3."):
-        raise SpecError("not an OpenAPI 3 document (no 'openapi: 3.x' field)", path=path)
+    spec = loader.read_bundled(path)  # YAML 1.2 or JSON, other local files bundled in
+    if not str(spec.get("openapi", "")).startswith("3.") and spec.get("swagger") != "2.0":
+        raise SpecError("not an OpenAPI 3 or Swagger 2.0 document", path=path)
     if not isinstance(spec.get("paths"), dict) or not spec["paths"]:
         raise SpecError("the document has no paths to test", path=path)
     dangling = next(_dangling_refs(spec, spec), None)

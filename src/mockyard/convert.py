@@ -91,8 +91,9 @@ def to_openapi30(document: dict[str, Any]) -> Conversion:
     return Conversion(doc, conv.notes)
 
 
-def safe_component_names(document: dict[str, Any]) -> dict[str, str]:
-    """Rename components whose names OpenAPI forbids, in place; returns {old ref: new ref}."""
+def safe_component_names(document: dict[str, Any], *, encoded_refs: bool = True) -> dict[str, str]:
+    """Rename components whose names OpenAPI forbids, in place; returns {old ref: new ref}.
+    `encoded_refs=False` says no `$ref` has a `%` (the caller saw none in the text)."""
     components = document.get("components") or {}
     renamed: dict[str, str] = {}
     for section in _COMPONENT_SECTIONS:
@@ -111,7 +112,7 @@ def safe_component_names(document: dict[str, Any]) -> dict[str, str]:
                 renamed[f"#/components/{section}/{name}"] = f"#/components/{section}/{new}"
             new_items[new] = value
         components[section] = new_items
-    if renamed or _has_encoded_refs(document):
+    if renamed or (encoded_refs and _has_encoded_refs(document)):
         _rewrite_refs(document, renamed)
     return renamed
 

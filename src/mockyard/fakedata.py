@@ -6,13 +6,26 @@ one value (slow, and not reproducible from a plain seed), and produces `"0"`-sty
 json-schema-faker know no OpenAPI `nullable` and are not installed. A mock wants the opposite:
 one plausible value, fast, the same for the same seed and request. So:
 
-- `format` picks a Faker provider (email, date, date-time, uuid, uri, ipv4, byte, ...);
-- failing that, the property name does (name, email, phone, city, country, currency, amount,
-  iban, company, description, ...), tokenised so `customerEmail` and `home_city` match;
-- `enum`, bounds (exclusive too), `multipleOf`, `pattern` (see `regexgen`), lengths, item and
-  property counts, `required`, `additionalProperties`, `nullable`, `readOnly`/`writeOnly` are
-  honoured; `allOf` is merged, one branch of `anyOf`/`oneOf` is chosen, recursion is cut at
-  `max_depth` (optional parts are left out from there on);
+Constraints first, then names, then context:
+
+- `enum`, bounds (exclusive too, and int32/int64), `multipleOf`, `pattern` (see `regexgen`),
+  lengths, item and property counts, `required`, `additionalProperties`, `nullable`,
+  `readOnly`/`writeOnly` are honoured; `allOf` is merged, one branch of `anyOf`/`oneOf` is
+  chosen; `format` picks a Faker provider (email, date, date-time, uuid, uri, ipv4, byte,
+  unix-time, ...);
+- then the property name does (name, email, phone, city, country, currency, amount, iban,
+  company, description, last4, ...), tokenised so `customerEmail` and `home_city` match: a
+  `country` is a two-letter ISO code, an integer `created`/`*_at`/`expires` a Unix time in
+  2023-2025, `last4` four digits;
+- then the object it sits in (its component's name, `title`, `x-resourceId`, or the property
+  that holds it): a `name` in a pet, a product, an event, a company or a file is one of those,
+  a person's name only in a person-like object or where nothing says otherwise;
+- arrays have 1-3 items (within minItems/maxItems; one when nested four levels deep); each
+  optional property is present with probability `OPTIONAL_RATE` (0.9: over a list of three, a
+  frontend sees a field with probability 0.999), and `data`/`items`/`results`/`id` always;
+- generation stops growing (optional parts left out, arrays at minItems, nullable values null)
+  past `max_depth` levels, inside the second expansion of a recursive schema, or once
+  `budget` values are drawn, so every answer ends and stays small;
 - a value the schema documents as its `example` is used when it is valid (unless `dynamic`).
 
 Where a choice can go wrong (`oneOf` overlap, `not`, several patterns) the candidate is checked
@@ -41,6 +54,10 @@ _COMBINATORS = ("allOf", "anyOf", "oneOf", "not")
 _EPOCH = (datetime(2023, 1, 1, tzinfo=UTC), datetime(2025, 12, 31, tzinfo=UTC))
 _INT_FORMATS = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
 _RETRIES = 8
+OPTIONAL_RATE = 0.9
+_FEWER_ITEMS_FROM = 4  # nesting depth from which arrays have one item (not 1-3)
+_ALWAYS = frozenset({"id", "data", "items", "results"})  # what a list or an object is for
+_UNIX_TIME = (int(_EPOCH[0].timestamp()), int(_EPOCH[1].timestamp()))
 
 
 class Generator:
@@ -53,25 +70,49 @@ class Generator:
         rng: random.Random,
         *,
         use_examples: bool = True,
-        max_depth: int = 4,
+        max_depth: int = 12,
+        budget: int = 2000,
     ) -> None:
         self.root = root
         self.faker = faker
         self.rng = rng
         self.use_examples = use_examples
         self.max_depth = max_depth
+        self.budget = budget
         self._validator: Any = None
+        self._expanding: dict[str, int] = {}  # $ref -> how many times it is being expanded
+        self._repeats = 0  # expansions of a $ref inside itself, now under way
+
+    def _spent(self, depth: int) -> bool:
+        """Whether to stop growing: too deep, inside a recursion, or out of budget."""
+        return depth >= self.max_depth or self._repeats > 0 or self.budget <= 0
 
     # --- public ---------------------------------------------------------------------------------
 
-    def value(self, schema: Any, name: str = "", depth: int = 0) -> Any:
-        """One value for `schema`; `name` is the property (or parameter) it is for, if any."""
+    def value(self, schema: Any, name: str = "", depth: int = 0, context: str = "") -> Any:
+        """One value for `schema`; `name` is the property (or parameter) it is for, if any, and
+        `context` what the object holding it is (`pet`, `customer`)."""
+        ref = schema.get("$ref") if isinstance(schema, Mapping) else None
+        if not isinstance(ref, str):
+            return self._value(schema, name, depth, context, name)
+        seen = self._expanding.get(ref, 0)
+        self._expanding[ref] = seen + 1
+        self._repeats += seen > 0
+        try:
+            return self._value(schema, name, depth, context, _ref_name(ref))
+        finally:
+            self._expanding[ref] = seen
+            self._repeats -= seen > 0
+
+    def _value(self, schema: Any, name: str, depth: int, context: str, kind: str) -> Any:
+        self.budget -= 1
         schema = self.deref(schema)
         if not isinstance(schema, Mapping):
             return None
+        kind = str(schema.get("x-resourceId") or schema.get("title") or kind)
         if any(k in schema for k in _COMBINATORS):
-            return self._combined(schema, name, depth)
-        return self._plain(schema, name, depth)
+            return self._combined(schema, name, depth, context, kind)
+        return self._plain(schema, name, depth, context, kind)
 
     def valid(self, value: Any, schema: Any) -> bool:
         """Whether `value` is valid against `schema` (OpenAPI 3.0, as a response body)."""
@@ -85,12 +126,14 @@ class Generator:
 
     # --- combinators ----------------------------------------------------------------------------
 
-    def _combined(self, schema: Mapping[str, Any], name: str, depth: int) -> Any:
+    def _combined(
+        self, schema: Mapping[str, Any], name: str, depth: int, context: str, kind: str
+    ) -> Any:
         risky = any(k in schema for k in ("oneOf", "not")) or _nested_risk(schema, self)
         candidate: Any = None
         for _ in range(_RETRIES if risky else 1):
             merged = self.flatten(schema)
-            candidate = self._plain(merged, name, depth)
+            candidate = self._plain(merged, name, depth, context, kind)
             if not risky or self.valid(candidate, schema):
                 return candidate
         return candidate
@@ -123,7 +166,9 @@ class Generator:
 
     # --- by type --------------------------------------------------------------------------------
 
-    def _plain(self, schema: Mapping[str, Any], name: str, depth: int) -> Any:
+    def _plain(
+        self, schema: Mapping[str, Any], name: str, depth: int, context: str = "", kind: str = ""
+    ) -> Any:
         if self.use_examples and "example" in schema:
             example = schema["example"]
             if self.valid(example, schema):
@@ -132,20 +177,20 @@ class Generator:
         if "enum" in schema:
             options = [v for v in schema["enum"] if v is not None or nullable]
             return copy.deepcopy(self.rng.choice(options)) if options else None
-        if nullable and (depth >= self.max_depth or self.rng.random() < 0.1):
+        if nullable and (self._spent(depth) or self.rng.random() < 0.1):
             return None
-        kind = _type_of(schema) or _guess_type(schema)
-        if kind == "object":
-            return self._object(schema, depth)
-        if kind == "array":
-            return self._array(schema, name, depth)
-        if kind in ("integer", "number"):
-            return self._number(schema, name, integer=kind == "integer")
-        if kind == "boolean":
+        type_ = _type_of(schema) or _guess_type(schema)
+        if type_ == "object":
+            return self._object(schema, depth, kind or name)
+        if type_ == "array":
+            return self._array(schema, name, depth, context)
+        if type_ in ("integer", "number"):
+            return self._number(schema, name, integer=type_ == "integer")
+        if type_ == "boolean":
             return self.rng.random() < 0.5
-        return self._string(schema, name)
+        return self._string(schema, name, context)
 
-    def _object(self, schema: Mapping[str, Any], depth: int) -> dict[str, Any]:
+    def _object(self, schema: Mapping[str, Any], depth: int, kind: str) -> dict[str, Any]:
         props: Mapping[str, Any] = schema.get("properties") or {}
         allowed = schema.get("x-mockyard-allowed")
         extra = schema.get("additionalProperties", True)
@@ -154,16 +199,17 @@ class Generator:
         lo = int(schema.get("minProperties", 0))
         hi = int(schema.get("maxProperties", 10**6))
         keys = [k for k in required if k in readable or k not in props]
-        deep = depth >= self.max_depth
+        deep = self._spent(depth)
         for key in readable:
             if key in keys or (allowed is not None and key not in allowed):
                 continue
-            if len(keys) < lo or (not deep and len(keys) < hi and self.rng.random() < 0.8):
+            wanted = key in _ALWAYS or self.rng.random() < OPTIONAL_RATE
+            if len(keys) < lo or (not deep and len(keys) < hi and wanted):
                 keys.append(key)
         out: dict[str, Any] = {}
         for key in keys[: max(hi, len(required))]:
             sub = props.get(key, extra if isinstance(extra, Mapping) else {})
-            out[key] = self.value(sub, key, depth + 1)
+            out[key] = self.value(sub, key, depth + 1, kind)
         free = extra is not False and allowed is None
         want_map = isinstance(extra, Mapping) and not props and not deep
         target = max(lo, self.rng.randint(1, 3) if want_map else 0)
@@ -173,14 +219,16 @@ class Generator:
             key = self.faker.word()
             if key not in out and key not in props:
                 sub = extra if isinstance(extra, Mapping) else {"type": "string"}
-                out[key] = self.value(sub, key, depth + 1)
+                out[key] = self.value(sub, key, depth + 1, kind)
         return out
 
-    def _array(self, schema: Mapping[str, Any], name: str, depth: int) -> list[Any]:
+    def _array(self, schema: Mapping[str, Any], name: str, depth: int, context: str) -> list[Any]:
         lo = int(schema.get("minItems", 0))
         hi = int(schema.get("maxItems", max(lo, 3)))
-        if depth >= self.max_depth:
+        if self._spent(depth):
             count = lo
+        elif depth >= _FEWER_ITEMS_FROM:  # nested lists: one item each, so answers stay small
+            count = min(max(lo, 1), hi)
         else:
             count = self.rng.randint(min(max(lo, 1), hi), min(hi, max(lo, 1) + 2))
         items = schema.get("items") or {}
@@ -190,7 +238,7 @@ class Generator:
         for _ in range(count * (8 if unique else 1)):
             if len(out) >= count:
                 break
-            item = self.value(items, _singular(name), depth + 1)
+            item = self.value(items, _singular(name), depth + 1, context)
             if unique and item in seen:
                 continue
             seen.append(item)
@@ -198,19 +246,18 @@ class Generator:
         return out
 
     def _number(self, schema: Mapping[str, Any], name: str, *, integer: bool) -> int | float:
-        lo, hi = _bounds(schema, integer)
-        hint = _numeric_hint(name)
-        if hint is not None:
-            h_lo, h_hi, money = hint
-            if max(lo, h_lo) <= min(hi, h_hi):
-                lo, hi = max(lo, h_lo), min(hi, h_hi)
-        else:
-            money = False
-            if max(lo, 1) <= min(hi, 1000):
-                lo, hi = max(lo, 1), min(hi, 1000)
+        lo, hi = _explicit_bounds(schema, integer)
         fmt = _INT_FORMATS.get(schema.get("format", ""))
         if fmt:
             lo, hi = max(lo, fmt[0]), min(hi, fmt[1])
+        hint = _UNIX_HINT if schema.get("format") in _UNIX_FORMATS else _numeric_hint(name)
+        money = False
+        if hint is not None and max(lo, hint[0]) <= min(hi, hint[1]):  # the schema's bounds first
+            lo, hi, money = max(lo, hint[0]), min(hi, hint[1]), hint[2]
+        else:
+            lo, hi = _finite(lo, hi)
+            if max(lo, 1) <= min(hi, 1000):
+                lo, hi = max(lo, 1), min(hi, 1000)
         step = schema.get("multipleOf")
         if step:
             return _multiple(self.rng, lo, hi, step, integer)
@@ -221,7 +268,7 @@ class Generator:
         rounded = round(value, 2) if money or abs(hi - lo) > 1 else value
         return rounded if _within(rounded, schema) else (value if _within(value, schema) else lo)
 
-    def _string(self, schema: Mapping[str, Any], name: str) -> str:
+    def _string(self, schema: Mapping[str, Any], name: str, context: str = "") -> str:
         lo = int(schema.get("minLength", 0))
         hi = schema.get("maxLength")
         patterns = [p for p in [schema.get("pattern"), *schema.get("x-mockyard-patterns", [])] if p]
@@ -239,7 +286,7 @@ class Generator:
             text = _FORMATS[fmt](self.faker, self.rng)
             if fits(text):
                 return text
-        by_name = _string_hint(name, hi)
+        by_name = _string_hint(name, hi, context)
         if by_name is not None:
             text = str(by_name(self.faker))
             if fits(text):
@@ -345,13 +392,19 @@ def _guess_type(schema: Mapping[str, Any]) -> str:
     return "string"
 
 
-def _bounds(schema: Mapping[str, Any], integer: bool) -> tuple[float, float]:
+def _explicit_bounds(schema: Mapping[str, Any], integer: bool) -> tuple[float, float]:
+    """The inclusive bounds the schema sets (infinite where it sets none)."""
     lo = schema.get("minimum", -math.inf)
     hi = schema.get("maximum", math.inf)
     if schema.get("exclusiveMinimum") and lo != -math.inf:
         lo = math.floor(lo) + 1 if integer else _nudge(lo, up=True)
     if schema.get("exclusiveMaximum") and hi != math.inf:
         hi = math.ceil(hi) - 1 if integer else _nudge(hi, up=False)
+    return lo, hi
+
+
+def _finite(lo: float, hi: float) -> tuple[float, float]:
+    """Finite bounds to draw from, near the ones given."""
     if lo == -math.inf and hi == math.inf:
         return (0, 10**6)
     if lo == -math.inf:
@@ -409,6 +462,11 @@ def _fit(text: str, lo: int, hi: int | None) -> str:
     return text
 
 
+def _ref_name(ref: str) -> str:
+    """`#/components/schemas/line_item` -> `line_item`: what a referenced schema describes."""
+    return normalise_ref(ref).rsplit("/", 1)[-1].replace("~1", "/").replace("~0", "~")
+
+
 def _tokens(name: str) -> list[str]:
     spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
     return [t for t in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if t]
@@ -452,7 +510,14 @@ _FORMATS: dict[str, Callable[[Faker, random.Random], str]] = {
 
 _MONEY = {"amount", "price", "total", "balance", "cost", "fee", "subtotal", "tax", "sum", "paid"}
 _MONEY |= {"payable", "charge", "discount", "credit", "debit", "salary", "revenue", "value"}
+_UNIX_FORMATS = frozenset({"unix-time", "unixtime", "timestamp", "epoch"})
+_UNIX_HINT = (*_UNIX_TIME, False)
 _NUMERIC: list[tuple[set[str], tuple[float, float, bool]]] = [
+    (
+        {"created", "updated", "modified", "expires", "timestamp", "at", "deleted", "canceled"}
+        | {"cancelled", "date", "datetime", "epoch"},
+        _UNIX_HINT,
+    ),
     (_MONEY, (1, 10000, True)),
     ({"quantity", "qty", "count"}, (1, 20, False)),
     ({"age"}, (18, 90, False)),
@@ -478,8 +543,11 @@ def _numeric_hint(name: str) -> tuple[float, float, bool] | None:
     return None
 
 
-def _string_hint(name: str, max_length: int | None) -> Callable[[Faker], Any] | None:
-    """A Faker provider the property name asks for; the last matching word wins."""
+def _string_hint(
+    name: str, max_length: int | None, context: str = ""
+) -> Callable[[Faker], Any] | None:
+    """A Faker provider the property name (then the object holding it) asks for; the last
+    matching word wins."""
     tokens = _tokens(name)
     joined = " ".join(tokens)
     for phrase, provider in _STRING_PHRASES:
@@ -487,18 +555,82 @@ def _string_hint(name: str, max_length: int | None) -> Callable[[Faker], Any] | 
             return provider
     for token in reversed(tokens):
         variants = {token, _singular(token)}
-        if "country" in variants:
-            if max_length is not None and max_length < 20:
-                return lambda f: f.country_code()
-            return lambda f: f.country()
+        if "country" in variants:  # ISO 3166-1 alpha-2, as APIs exchange them
+            return lambda f: f.country_code()
         if "date" in variants:
             return lambda f: _date_time(f).date().isoformat()
         if variants & _DATE_TIME_WORDS:
             return lambda f: _date_time(f).strftime("%Y-%m-%dT%H:%M:%SZ")
+        if variants & {"name", "title", "label"} and context and not set(tokens) & _PERSONS:
+            named = _named_thing(context)
+            if named is not None:
+                return named
         for words, provider in _STRING_WORDS:
             if variants & words:
                 return provider
     return None
+
+
+def _named_thing(context: str) -> Callable[[Faker], Any] | None:
+    """What a `name` is in an object of kind `context` (`Pet`, `line_item`), unless a person."""
+    words = set()
+    for token in _tokens(context):
+        words |= {token, _singular(token)}
+    if words & _PERSONS:
+        return None
+    for kinds, provider in _NAMED_THINGS:
+        if words & kinds:
+            return provider
+    return None
+
+
+_PERSONS = {
+    "customer", "user", "person", "owner", "contact", "member", "employee", "author", "holder",
+    "recipient", "cardholder", "individual", "profile", "patient", "student", "driver", "guest",
+    "client", "buyer", "seller", "payee", "payer", "beneficiary", "representative", "director",
+    "applicant", "people", "staff", "agent", "passenger", "subscriber",
+}  # fmt: skip
+_PET_NAMES = ("Rex", "Bella", "Max", "Luna", "Milo", "Coco", "Bailey", "Daisy", "Charlie", "Nala")
+_PRODUCT_NOUNS = ("Desk Lamp", "Backpack", "Coffee Mug", "Notebook", "Headphones", "Water Bottle")
+_PRODUCT_NOUNS += ("Plan", "Subscription", "Gift Card", "T-Shirt", "Sneakers", "Keyboard")
+_EVENT_NOUNS = ("Summit", "Meetup", "Conference", "Workshop", "Launch", "Webinar", "Festival")
+_PLACE_NOUNS = ("Store", "Office", "Warehouse", "Branch", "Studio", "Depot")
+_NAMED_THINGS: list[tuple[set[str], Callable[[Faker], Any]]] = [
+    (
+        {"pet", "dog", "cat", "animal", "horse", "puppy", "kitten"},
+        lambda f: f.random_element(_PET_NAMES),
+    ),
+    (
+        {"product", "item", "plan", "price", "sku", "article", "offer", "service", "package"}
+        | {"bundle", "feature", "listing", "coupon", "good", "catalog", "line", "variant"},
+        lambda f: f"{f.color_name()} {f.random_element(_PRODUCT_NOUNS)}",
+    ),
+    (
+        {"event", "meeting", "conference", "webinar", "appointment", "booking", "concert"}
+        | {"show", "course", "campaign", "session", "schedule"},
+        lambda f: f"{f.word().title()} {f.random_element(_EVENT_NOUNS)}",
+    ),
+    (
+        {"company", "organization", "organisation", "business", "merchant", "vendor"}
+        | {"supplier", "employer", "brand", "partner", "account", "tenant"},
+        lambda f: f.company(),
+    ),
+    (
+        {"place", "location", "store", "shop", "venue", "warehouse", "branch", "office", "site"},
+        lambda f: f"{f.city()} {f.random_element(_PLACE_NOUNS)}",
+    ),
+    (
+        {"file", "document", "attachment", "upload", "image", "photo", "report", "export"},
+        lambda f: f.file_name(),
+    ),
+    (
+        {"project", "app", "application", "repository", "repo", "workspace", "board", "channel"}
+        | {"tag", "label", "category", "group", "team", "webhook", "endpoint", "queue", "topic"}
+        | {"bucket", "database", "cluster", "server", "instance", "volume", "network", "domain"}
+        | {"key", "role", "permission", "environment", "region", "zone", "device", "reader"},
+        lambda f: f"{f.word()}-{f.word()}",
+    ),
+]
 
 
 _DATE_TIME_WORDS = {"at", "time", "timestamp", "created", "updated", "modified", "expires"}
@@ -518,10 +650,17 @@ _STRING_PHRASES: list[tuple[str, Callable[[Faker], Any]]] = [
     ("address line", lambda f: f.street_address()),
     ("currency code", lambda f: f.currency_code()),
     ("country code", lambda f: f.country_code()),
+    ("country name", lambda f: f.country()),
+    ("last 4", lambda f: f.numerify("####")),
+    ("last four", lambda f: f.numerify("####")),
     ("phone number", lambda f: f.phone_number()),
 ]
 _STRING_WORDS: list[tuple[set[str], Callable[[Faker], Any]]] = [
     ({"email", "mail"}, lambda f: f.email()),
+    ({"last4", "lastfour"}, lambda f: f.numerify("####")),
+    ({"cvc", "cvv", "cvc2", "cvv2"}, lambda f: f.numerify("###")),
+    ({"iin", "bin"}, lambda f: f.numerify("######")),
+    ({"fingerprint"}, lambda f: f.bothify("????????????????")),
     ({"firstname"}, lambda f: f.first_name()),
     ({"lastname", "surname"}, lambda f: f.last_name()),
     ({"name", "fullname", "customer", "owner", "holder"}, lambda f: f.name()),

@@ -9,7 +9,7 @@ every `$ref` (and security requirement) of that spec follows it.
 
 from __future__ import annotations
 
-import copy
+import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -17,12 +17,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
-from referencing.exceptions import Unresolvable
-
-from mockyard import cache
-from mockyard.convert import Conversion, safe_component_names, to_openapi30
+from mockyard import loader
+from mockyard.convert import Conversion
 from mockyard.errors import SpecError
-from mockyard.yamlfiles import read_yaml
 
 API_TAG = "x-mockyard-api"
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -40,75 +37,14 @@ class Operation:
 
 
 def load_spec(path: Path) -> dict[str, Any]:
-    """Read an OpenAPI 3.0.x or 3.1.x document (YAML or JSON) as the 3.0.3 the engine serves."""
-    return checked(path).document
+    """Read an OpenAPI 3.0.x, 3.1.x or Swagger 2.0 document (YAML or JSON, maybe split over
+    several local files) as the 3.0.3 the engine serves."""
+    return loader.load(path).document
 
 
 def checked(path: Path) -> Conversion:
-    """`load_spec`, keeping the conversion's notes (what a 3.1 document lost on the way)."""
-    spec = read_yaml(path)
-    if not isinstance(spec, dict) or "openapi" not in spec:
-        raise SpecError("not an OpenAPI document (no 'openapi' field)", path=path)
-    version = str(spec["openapi"])
-    if not re.match(r"^3\.[01]\.\d+", version):
-        raise SpecError(f"OpenAPI {version} is not supported; use 3.0.x or 3.1.x", path=path)
-    if not isinstance(spec.get("paths", {}), dict):
-        raise SpecError("'paths' must be a mapping", path=path)
-    conversion = to_openapi30(spec)
-    safe_component_names(conversion.document)
-    _name_operations(conversion.document, path)
-    problem = _first_problem(conversion.document)
-    if problem:
-        raise SpecError(f"invalid OpenAPI {version} document: {problem}", path=path)
-    return conversion
-
-
-def _name_operations(spec: dict[str, Any], path: Path) -> None:
-    """Give every operation an operationId (`get /users/{id}` -> `get_users_id`); reject twins."""
-    seen: set[str] = set()
-    unnamed = []
-    for route, item in spec["paths"].items():
-        for method, op in (item or {}).items():
-            if method not in METHODS or not isinstance(op, dict):
-                continue
-            if "operationId" not in op:
-                unnamed.append((route, method, op))
-            elif op["operationId"] in seen:
-                raise SpecError(f"operationId {op['operationId']!r} is used twice", path=path)
-            else:
-                seen.add(op["operationId"])
-    for route, method, op in unnamed:
-        base = re.sub(r"[^A-Za-z0-9]+", "_", f"{method}_{route}").strip("_")
-        name, n = base, 1
-        while name in seen:
-            n += 1
-            name = f"{base}_{n}"
-        op["operationId"] = name
-        seen.add(name)
-
-
-def _first_problem(spec: dict[str, Any]) -> str:
-    """The validator's first complaint about `spec`, or "". Valid documents are remembered (see
-    `cache`): the validator is half a second of every start, and importing it a tenth."""
-
-    def validate() -> str:
-        from openapi_spec_validator import OpenAPIV30SpecValidator
-
-        return _validate(spec, OpenAPIV30SpecValidator)
-
-    return cache.first_problem("valid-specs", spec, "openapi-spec-validator", validate)
-
-
-def _validate(spec: dict[str, Any], validator: Any) -> str:
-    try:
-        error = next(iter(validator(spec).iter_errors()), None)
-    except Unresolvable as exc:
-        return f"unresolvable reference {getattr(exc, 'ref', exc)!r}"
-    if error is None:
-        return ""
-    where = "/".join(str(p) for p in getattr(error, "absolute_path", ()) or ())
-    message = str(getattr(error, "message", error)).splitlines()[0]
-    return f"{message} (at {where})" if where else message
+    """`load_spec`, keeping the notes on what loading changed (for `mockyard specs`)."""
+    return loader.load(path)
 
 
 def operations(spec: dict[str, Any], api: str = "") -> Iterator[Operation]:
@@ -130,7 +66,7 @@ def merge(specs: Iterable[tuple[str, Path, dict[str, Any], str]]) -> dict[str, A
     owners: dict[tuple[str, str], Path] = {}
     op_ids: dict[str, Path] = {}
     for api, path, spec, prefix in specs:
-        spec = copy.deepcopy(spec)
+        spec = json.loads(json.dumps(spec))  # a copy to rename in; 4x faster than deepcopy
         rename_colliding_components(spec, merged["components"], api)
         top_security = spec.get("security")
         for route, item in spec["paths"].items():
@@ -249,9 +185,15 @@ def _renamed_ref(ref: Any, renames: dict[tuple[str, str], str]) -> Any:
 
 
 def _merge_parameters(shared: list[Any], op: dict[str, Any]) -> list[Any]:
-    own = {(p.get("name"), p.get("in")) for p in op.get("parameters", []) if "name" in p}
-    extra = [p for p in shared if (p.get("name"), p.get("in")) not in own]
+    own = {_parameter_key(p) for p in op.get("parameters", [])}
+    extra = [p for p in shared if _parameter_key(p) not in own]
     return [*extra, *op.get("parameters", [])]
+
+
+def _parameter_key(param: Any) -> tuple[Any, Any]:
+    """(name, in), or the `$ref` of a referenced parameter: the same `$ref` on the path and the
+    operation is one parameter."""
+    return ("$ref", param["$ref"]) if "$ref" in param else (param.get("name"), param.get("in"))
 
 
 def handler_name(operation_id: str) -> str:
