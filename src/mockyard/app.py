@@ -36,7 +36,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from mockyard import admin_spec, controls, origins, record_schemas, workspace
 from mockyard.admin import PREFIX, admin_app
 from mockyard.auth import Identify
-from mockyard.connexion_app import connexion_app
+from mockyard.connexion_app import Background, connexion_app
 from mockyard.docs import docs_app, docs_wanted, is_docs_path
 from mockyard.endpoint import Endpoint, Route
 from mockyard.errors import WorkspaceError
@@ -125,7 +125,9 @@ def build(config: ServeConfig, ws: workspace.Workspace | None = None) -> Sandbox
     # --strict validates responses, which Connexion does: every request then goes through it.
     reader = FastReader() if config.fast_path and not config.strict else None
     endpoint = Endpoint(runtime, responder, reader)
-    endpoint.connect(connexion_app(index, endpoint.invoke, strict=config.strict))
+    endpoint.connect(
+        Background(lambda: connexion_app(index, endpoint.invoke, strict=config.strict))
+    )
 
     settings = controls.load_settings(
         ws.settings.get("controls"),

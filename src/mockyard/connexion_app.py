@@ -13,8 +13,11 @@ it (path and query parameters, the body) and hands them to the pipeline's `invok
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import inspect
+import logging
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -27,12 +30,13 @@ from connexion.middleware.server_error import ServerErrorMiddleware
 from connexion.middleware.swagger_ui import SwaggerUIMiddleware
 from connexion.options import SwaggerUIOptions
 from starlette.responses import Response
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mockyard import auth, forms
 from mockyard.operations import Operation, OperationIndex, deref
 from mockyard.validation import validator_map
 
+logger = logging.getLogger("mockyard")
 Invoke = Callable[[Operation, Mapping[str, Any], dict[str, Any], "auth.Caller | None"], Response]
 
 _DONE_BY_THE_PIPELINE = (
@@ -44,11 +48,48 @@ _DONE_BY_THE_PIPELINE = (
 MIDDLEWARES = [m for m in ConnexionMiddleware.default_middlewares if m not in _DONE_BY_THE_PIPELINE]
 
 
+class Background:
+    """An ASGI app built in a thread of its own, so a start does not wait for it: Connexion
+    checks and sets up every operation of the spec it is given, seconds for a big spec, and
+    only the requests the fast reader defers need it. A request that needs it sooner waits for
+    it; if the build failed, every such request ends in that error (the API's own 500)."""
+
+    def __init__(self, build: Callable[[], ASGIApp]) -> None:
+        self._build = build
+        self._app: ASGIApp | None = None
+        self._error: BaseException | None = None
+        self._ready = threading.Event()
+        threading.Thread(target=self._run, name="mockyard-connexion", daemon=True).start()
+
+    def _run(self) -> None:
+        try:
+            self._app = self._build()
+        except BaseException as exc:  # kept for the requests that need the app
+            logger.error("Connexion could not be set up: %s", exc, exc_info=exc)
+            self._error = exc
+        finally:
+            self._ready.set()
+
+    def wait(self) -> ASGIApp:
+        """The app, once built (blocking); its build error, raised."""
+        self._ready.wait()
+        if self._error is not None:
+            raise self._error
+        assert self._app is not None
+        return self._app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        app = self._app if self._ready.is_set() else None
+        if app is None:
+            app = await asyncio.to_thread(self.wait)
+        await app(scope, receive, send)
+
+
 def connexion_app(index: OperationIndex, invoke: Invoke, *, strict: bool) -> ASGIApp:
     """One Connexion app for the merged spec; `strict` validates every response too."""
     app = AsyncApp(__name__, middlewares=list(MIDDLEWARES))
     app.add_api(
-        copy.deepcopy(dict(index.document)),
+        copy.deepcopy(dict(index.document)) if strict else request_view(index.document),
         swagger_ui_options=SwaggerUIOptions(serve_spec=False, swagger_ui=False),
         resolver=_Endpoints(index, invoke),
         validate_responses=strict,
@@ -56,6 +97,83 @@ def connexion_app(index: OperationIndex, invoke: Invoke, *, strict: bool) -> ASG
         pythonic_params=False,
     )
     return app
+
+
+_PROSE = frozenset({"description", "summary", "externalDocs", "example", "examples", "tags"})
+
+
+def request_view(document: Mapping[str, Any]) -> dict[str, Any]:
+    """What Connexion needs of `document` to route and validate requests, and nothing else:
+    responses reduced to their status codes (the endpoint builds every answer itself), prose
+    and examples left out, and only the components the rest still refers to.
+
+    Connexion validates the whole document it is given in pure Python, and copies it twice: on
+    a big spec that was most of a start, spent on response schemas it never reads."""
+    paths: dict[str, Any] = {}
+    for route, item in (document.get("paths") or {}).items():
+        kept = {}
+        for key, value in (item or {}).items():
+            if key in _PROSE:
+                continue
+            if isinstance(value, Mapping) and "responses" in value:
+                value = {
+                    **_without_prose(value),
+                    "responses": {
+                        str(code): {"description": ""} for code in value["responses"] or {"200": 0}
+                    },
+                }
+            else:
+                value = _without_prose(value)
+            kept[key] = value
+        paths[route] = kept
+    view: dict[str, Any] = {
+        "openapi": document.get("openapi", "3.0.3"),
+        "info": {"title": "mockyard", "version": "1"},
+        "paths": paths,
+    }
+    if "security" in document:
+        view["security"] = document["security"]
+    components = document.get("components") or {}
+    if components:
+        view["components"] = _referenced(components, paths)
+    return view
+
+
+def _without_prose(node: Any, *, names: bool = False) -> Any:
+    """`node` without prose and examples; `names` marks a map of property names, whose keys
+    are kept whatever they are (a property may well be called `description`)."""
+    if isinstance(node, Mapping):
+        return {
+            k: _without_prose(v, names=not names and k in ("properties", "patternProperties"))
+            for k, v in node.items()
+            if names or k not in _PROSE
+        }
+    if isinstance(node, list):
+        return [_without_prose(v) for v in node]
+    return node
+
+
+def _referenced(components: Mapping[str, Any], paths: Mapping[str, Any]) -> dict[str, Any]:
+    """The components `paths` refer to, directly or through each other; every security scheme."""
+    kept: dict[str, dict[str, Any]] = {
+        "securitySchemes": dict(components.get("securitySchemes") or {})
+    }
+    pending = [paths]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, Mapping):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/components/"):
+                _, _, section, name = ref.split("/", 3)
+                name = name.replace("~1", "/").replace("~0", "~")
+                found = (components.get(section) or {}).get(name)
+                if found is not None and name not in kept.setdefault(section, {}):
+                    kept[section][name] = found = _without_prose(found)
+                    pending.append(found)
+            pending.extend(v for v in node.values() if isinstance(v, Mapping | list))
+        elif isinstance(node, list):
+            pending.extend(v for v in node if isinstance(v, Mapping | list))
+    return {section: items for section, items in kept.items() if items}
 
 
 class _Endpoints(Resolver):

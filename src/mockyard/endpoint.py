@@ -66,8 +66,11 @@ class Endpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         assert self.connexion is not None, "Endpoint.connect was not called"
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
         op = match_of(scope).operation
-        if scope["type"] != "http" or op is None:  # lifespan: Connexion builds its stack
+        if scope["type"] != "http" or op is None:
             await self.connexion(scope, receive, send)
             return
         caller = auth.caller_of(scope)
@@ -120,3 +123,14 @@ class Endpoint:
                 op.api, op.operation_id, op.writes, op.handler, kwargs, principal
             )
         return respond(op, result)
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    """The sandbox has nothing to start or stop with the server (Connexion is set up apart)."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
