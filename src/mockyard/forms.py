@@ -23,15 +23,17 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from connexion.datastructures import MediaTypeDict
 from connexion.validators import VALIDATOR_MAP, FormDataValidator
+from jsonschema import ValidationError
 from starlette.types import Scope
 
 from mockyard.errors import MalformedForm
+from mockyard.validation import invalid_input
 
 FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
 SCOPE_KEY = "mockyard_form"
@@ -127,6 +129,15 @@ class NestedFormValidator(FormDataValidator):
         scope.setdefault("extensions", {})[SCOPE_KEY] = body
         return body
 
+    def _validate(self, body: Any) -> dict | None:
+        if not isinstance(body, dict) or self._strict_validation:
+            return super()._validate(body)  # type: ignore[no-any-return]
+        try:
+            self._validator.validate(body)
+        except ValidationError as exc:
+            raise invalid_input(exc, bracketed) from None
+        return None
+
 
 def body_validators() -> MediaTypeDict:
     """Connexion's body validators, with bracketed form keys nested before validation."""
@@ -214,5 +225,10 @@ def _flatten(schema: Mapping[str, Any]) -> Mapping[str, Any]:
     return merged
 
 
+def bracketed(path: Sequence[Any]) -> str:
+    """A form body's path as its field name: `transactions[amount][0]`."""
+    return str(path[0]) + "".join(f"[{segment}]" for segment in path[1:]) if path else ""
+
+
 def _name(path: list[str]) -> str:
-    return path[0] + "".join(f"[{segment}]" for segment in path[1:]) if path else "the body"
+    return bracketed(path) or "the body"
