@@ -15,6 +15,8 @@ ASGI class with one job, as Starlette's `build_middleware_stack` lists its own:
     Route              404, 405 and trailing-slash redirects for what matched no operation
     Identify           the caller's credentials, as the operation's security reads them
     Guards             header and body size, a body's Content-Type, chunked bodies
+    Idempotency        a used idempotency key: its first answer replayed, never run twice
+    ErrorBoundary      what the Endpoint raises, answered where Idempotency records it
     Endpoint           arguments (the fast reader, else Connexion), then the handler or mock
 """
 
@@ -40,6 +42,7 @@ from mockyard.endpoint import Endpoint, Route
 from mockyard.errors import WorkspaceError
 from mockyard.fastpath import FastReader
 from mockyard.guards import DEFAULT_MAX_BODY, DEFAULT_MAX_HEADERS, Guards
+from mockyard.idempotency import Idempotency, policies
 from mockyard.journal import Journal, RecorderMiddleware, Redactor, journal_routes, spec_credentials
 from mockyard.mocking import Responder
 from mockyard.operations import MatchRequest
@@ -131,6 +134,10 @@ def build(config: ServeConfig) -> Sandbox:
         cors_origins=config.cors_origins,
         journal_size=config.journal_size,
     )
+    idempotency = policies(
+        {s.name: s.idempotency for s in ws.apis if s.idempotency is not None},
+        source=ws.root / workspace.CONFIG_FILE,
+    )
     journal = Journal(config.journal or f"{config.state}-requests", settings.journal_size)
     admin: ASGIApp = admin_app(
         state,
@@ -159,6 +166,8 @@ def build(config: ServeConfig) -> Sandbox:
         Middleware(Route),
         Middleware(Identify, runtime),
         Middleware(Guards, max_body=config.max_body, max_headers=config.max_headers),
+        Middleware(Idempotency, runtime, idempotency),
+        Middleware(ErrorBoundary, answers),
     ]
     app: ASGIApp = endpoint
     for step in reversed(pipeline):
