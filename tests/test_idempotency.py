@@ -111,6 +111,9 @@ def test_the_same_key_with_another_request_is_the_apis_conflict(tmp_path: Path) 
     with served(tmp_path, _workspace(tmp_path / "ws")) as client:
         _post(client, "k-1", by=5)
         conflict = _post(client, "k-1", by=6)
+        invalid = client.post(
+            "/counters/c", json={"by": "six"}, headers={**ALICE, "Idempotency-Key": "k-1"}
+        )
         elsewhere = client.post(
             "/counters/d", json={"by": 5}, headers={**ALICE, "Idempotency-Key": "k-1"}
         )
@@ -118,6 +121,7 @@ def test_the_same_key_with_another_request_is_the_apis_conflict(tmp_path: Path) 
     assert conflict.status_code == elsewhere.status_code == 422  # the IETF draft's default
     assert conflict.headers["content-type"] == "application/problem+json"
     assert "another request" in conflict.json()["detail"]
+    assert invalid.status_code == 400  # an invalid request is refused as such, key or not
     assert state == {"value": 5, "calls": 1}
 
 

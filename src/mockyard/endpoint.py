@@ -20,7 +20,7 @@ from starlette.datastructures import URL
 from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mockyard import auth, prefer
+from mockyard import auth, idempotency, prefer
 from mockyard.asgi_scope import header
 from mockyard.errors import Deferred, MethodNotAllowed, NotFound, PreferredFailure
 from mockyard.fastpath import FastReader
@@ -99,6 +99,9 @@ class Endpoint:
         caller: auth.Caller | None,
     ) -> Response:
         """The operation's answer to a valid request whose arguments are read."""
+        reused = idempotency.refusal_of(scope)
+        if reused is not None:  # its key was used for another request
+            raise reused
         raw_preference = header(scope, b"prefer")
         if raw_preference is not None or op.handler is None:
             principal = caller.settle() if caller is not None else None

@@ -19,10 +19,13 @@ How it works, as Stripe's and the IETF draft's keys do: a key applies to operati
 write (any method but GET, HEAD and OPTIONS) and is scoped to the API and to the caller, who is
 named first (so a 401 still wins). The first request with a key claims it in the store, runs,
 and its answer (status, headers, body) is kept with a fingerprint of the request (method, path,
-query, content type, body, `Prefer`). A retry with the same fingerprint gets that answer again,
-plus the `replayed` header, without reaching the handler; another request with the key gets the
-API's `conflict` answer (rendered by its `render_failure` hook, in its own format). Answers a
-retry could change (a 5xx, a 429) are not kept: the key is released and the retry runs.
+query, content type, body, `Prefer` and the header parameters the operation declares). A retry
+with the same fingerprint gets that answer again, plus the `replayed` header, without reaching
+the handler; another request with the key gets the API's `conflict` answer (rendered by its
+`render_failure` hook, in its own format) once it is found valid: an invalid one gets its 400
+as any invalid request does (`refusal_of`, which the endpoint raises before anything runs).
+Answers a retry could change (a 5xx, a 429) are not kept: the key is released and the retry
+runs.
 
 Keys live in the store, so every worker sees them and they survive a restart on `--state`; a
 reset forgets them. Two concurrent requests with one key never both run: the claim is one write
@@ -52,6 +55,7 @@ from mockyard.operations import Operation, match_of
 from mockyard.runtime import Runtime
 
 DEFAULT_HEADER = "idempotency-key"
+REFUSAL_KEY = "mockyard.idempotency"
 BOOKKEEPING_API = "_mockyard"
 KEYS = "idempotency-keys"
 WAIT_SECONDS = 10.0
@@ -153,8 +157,15 @@ class Idempotency:
         received, body = await _read_body(receive)
         receive = replay(received, receive)
         slot = "|".join((op.api, principal.id if principal else "", key))
-        fingerprint = _fingerprint(scope, body)
-        kept = await self._claim(slot, fingerprint, policy)
+        fingerprint = _fingerprint(scope, body, op, policy)
+        try:
+            kept = await self._claim(slot, fingerprint, policy)
+        except KeyReused as exc:
+            if exc.status != policy.conflict:
+                raise
+            scope[REFUSAL_KEY] = exc  # answered once the request is found valid
+            await self.app(scope, receive, send)
+            return
         if kept is not None:
             await _replayed(kept, policy)(scope, receive, send)
             return
@@ -241,6 +252,12 @@ class Idempotency:
             tx.put(BOOKKEEPING_API, KEYS, slot, entry)
 
 
+def refusal_of(scope: Mapping[str, Any]) -> KeyReused | None:
+    """The conflict a valid request with a used key must be answered with, if it has one."""
+    found = scope.get(REFUSAL_KEY)
+    return found if isinstance(found, KeyReused) else None
+
+
 def _names_default_header(op: Operation) -> bool:
     return any(
         p.get("in") == "header" and str(p.get("name", "")).lower() == DEFAULT_HEADER
@@ -259,16 +276,22 @@ async def _read_body(receive: Receive) -> tuple[list[Message], bytes]:
             return messages, b"".join(chunks)
 
 
-def _fingerprint(scope: Scope, body: bytes) -> str:
-    digest = hashlib.sha256()
-    for part in (
+def _fingerprint(scope: Scope, body: bytes, op: Operation, policy: Policy) -> str:
+    """What makes two requests with one key the same request: all they say but their key."""
+    names = ["content-type", "prefer"]
+    for param in op.parameters:
+        name = str(param.get("name", "")).lower()
+        if param.get("in") == "header" and name != policy.header:
+            names.append(name)
+    parts = [
         scope["method"].encode(),
         scope["path"].encode("utf-8", "surrogateescape"),
         scope.get("query_string", b""),
-        (header(scope, b"content-type") or "").encode("latin-1"),
-        (header(scope, b"prefer") or "").encode("latin-1"),
+        *((header(scope, name.encode("latin-1")) or "").encode("latin-1") for name in names),
         body,
-    ):
+    ]
+    digest = hashlib.sha256()
+    for part in parts:
         digest.update(len(part).to_bytes(8, "big") + part)
     return digest.hexdigest()
 
