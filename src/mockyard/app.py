@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,7 +38,7 @@ from mockyard import controls, workspace
 from mockyard.admin import PREFIX, admin_app
 from mockyard.auth import Identify
 from mockyard.connexion_app import connexion_app
-from mockyard.docs import docs_app, docs_wanted, is_docs_path
+from mockyard.docs import Credential, docs_app, docs_wanted, is_docs_path
 from mockyard.endpoint import Endpoint, Route
 from mockyard.errors import WorkspaceError
 from mockyard.fastpath import FastReader
@@ -148,7 +149,7 @@ def build(config: ServeConfig) -> Sandbox:
     )
     if config.admin_token:
         admin = AdminTokenMiddleware(admin, config.admin_token)
-    docs = docs_app(merged) if docs_wanted(merged) else None
+    docs = docs_app(merged, _titles(ws), _credentials(ws)) if docs_wanted(merged) else None
     pipeline = [
         Middleware(controls.ConnectionDropper),
         Middleware(ErrorBoundary, answers),
@@ -160,7 +161,7 @@ def build(config: ServeConfig) -> Sandbox:
             skip_prefix=PREFIX + "/",
         ),
         *controls.cors(settings.cors_origins),
-        Middleware(Dispatch, admin, docs),
+        Middleware(Dispatch, admin, docs, merged),
         Middleware(ErrorBoundary, answers),
         Middleware(controls.Controls, runtime, settings),
         Middleware(Route),
@@ -173,6 +174,29 @@ def build(config: ServeConfig) -> Sandbox:
     for step in reversed(pipeline):
         app = step.cls(app, *step.args, **step.kwargs)
     return Sandbox(app, ws, state, runtime, journal, settings, reader)
+
+
+def _titles(ws: workspace.Workspace) -> dict[str, str]:
+    """What each API's tag in the docs says: its spec's title."""
+    return {name: str(spec.get("info", {}).get("title", name)) for name, spec in ws.specs.items()}
+
+
+def _credentials(ws: workspace.Workspace) -> list[Credential]:
+    """The sandbox credentials every fixture file lists, for the docs' Authorize dialog."""
+    found = []
+    for fixture in ws.fixtures.values():
+        for entry in fixture.get("credentials") or []:
+            if isinstance(entry, dict) and entry.get("scheme") and entry.get("value") is not None:
+                found.append(
+                    Credential(
+                        str(entry["scheme"]),
+                        str(entry["value"]),
+                        str(entry.get("password", "")),
+                        str(entry.get("note", "")),
+                        bool(entry.get("default")),
+                    )
+                )
+    return found
 
 
 def served_workspace(config: ServeConfig) -> workspace.Workspace:
@@ -207,15 +231,18 @@ class Dispatch:
     """Pipeline step: /__mockyard/* to the admin app, /openapi.json and /ui to the docs, the
     rest on to the served APIs."""
 
-    def __init__(self, app: ASGIApp, admin: ASGIApp, docs: ASGIApp | None) -> None:
+    def __init__(
+        self, app: ASGIApp, admin: ASGIApp, docs: ASGIApp | None, served: Mapping[str, Any]
+    ) -> None:
         self.app = app
         self.admin = admin
         self.docs = docs
+        self.served = served  # the merged document: a path `/` of an API is not the docs
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"].startswith(PREFIX + "/"):
             await self.admin(scope, receive, send)
-        elif self.docs and scope["type"] == "http" and is_docs_path(scope["path"]):
+        elif self.docs and scope["type"] == "http" and is_docs_path(scope["path"], self.served):
             await self.docs(scope, receive, send)
         else:
             await self.app(scope, receive, send)
