@@ -71,7 +71,8 @@ _INDEX = """<!DOCTYPE html>
       }};
       const asDeepObjects = (req) => {{
         const path = new URL(req.url, location.href).pathname;
-        const found = deepObjects.find(([m, p]) => m === (req.method || "get").toLowerCase() && p.test(path));
+        const method = (req.method || "get").toLowerCase();
+        const found = deepObjects.find(([m, p]) => m === method && p.test(path));
         if (!found || typeof req.body !== "string") return req;
         const out = [];
         for (const [key, value] of new URLSearchParams(req.body)) {{
