@@ -43,6 +43,7 @@ MAX_FIELDS = 1000
 _KEY = re.compile(r"([^\[\]]+)((?:\[[^\[\]]*\])*)")
 _SEGMENT = re.compile(r"\[([^\[\]]*)\]")
 _INDEX = re.compile(r"0|[1-9][0-9]{0,5}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _INTEGER = re.compile(r"[+-]?[0-9]{1,300}")
 _DECIMAL = re.compile(r"[+-]?(?:[0-9]{1,300}(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,4})?")
 
@@ -98,9 +99,12 @@ def fields_of(raw: bytes) -> list[tuple[str, str]]:
     for pair in pairs:
         name, _, value = pair.partition(b"=")
         try:
-            fields.append((_decode(name), _decode(value)))
+            key = _decode(name)
+            fields.append((key, _decode(value)))
         except UnicodeDecodeError:
             raise MalformedForm("the form body is not valid UTF-8") from None
+        if _CONTROL.search(key):  # no field of any schema is named so: hostile, not unknown
+            raise MalformedForm(f"form field name {key!r} holds control characters")
     return fields
 
 
