@@ -17,22 +17,43 @@ from mockyard import ApiError, Context, Credentials, Failure, Principal
 
 PAYABLE = ("payment_due", "posted", "not_paid")
 INVALID_REQUEST = "invalid_request"
-_FAILURES = {
-    401: (None, "api_authentication_failed", "Sorry, authentication failed. Invalid api key"),
+OPERATION_FAILED = "operation_failed"
+UNTYPED = "untyped"
+# Each status the official spec documents for the operation: its type, api_error_code, and the
+# message when the failure carries none of its own (the vendor's wording where it is known).
+_FAILURES: dict[int, tuple[str, str, str]] = {
+    400: (INVALID_REQUEST, "param_wrong_value", "The request has a wrong parameter value"),
+    401: (UNTYPED, "api_authentication_failed", "Sorry, authentication failed. Invalid api key"),
+    403: (UNTYPED, "api_authorization_failed", "Sorry, this API key may not do this operation"),
     404: (INVALID_REQUEST, "resource_not_found", "Sorry, we couldn't find that resource"),
     405: (INVALID_REQUEST, "http_method_not_supported", "Sorry, this HTTP method is not supported"),
-    429: ("operation_failed", "api_request_limit_exceeded", "Sorry, too many requests"),
+    409: (
+        INVALID_REQUEST,
+        "invalid_state_for_request",
+        "The resource is not in a state that allows this request",
+    ),
+    422: (INVALID_REQUEST, "unable_to_process_request", "The request could not be processed"),
+    429: (OPERATION_FAILED, "api_request_limit_exceeded", "Sorry, too many requests"),
+    500: (
+        OPERATION_FAILED,
+        "internal_error",
+        "Sorry, something went wrong when trying to process the request",
+    ),
+    503: (
+        OPERATION_FAILED,
+        "internal_temporary_error",
+        "Sorry, the server is currently unable to handle the request due to a temporary overload "
+        "or scheduled maintenance. Please retry after sometime.",
+    ),
 }
+# Failures whose own detail is the client's to read (validation, idempotency); the others get
+# the vendor's fixed message.
+_OWN_MESSAGE = frozenset({400, 409, 422})
 
 
-def error(
-    status: int, code: str, message: str, *, param: str | None = None, kind: str | None = None
-) -> ApiError:
+def error(status: int, code: str, message: str, *, param: str | None = None, kind: str) -> ApiError:
     """Chargebee's error object, with the deprecated mirrors the live API still sends."""
-    body: dict[str, Any] = {"message": message}
-    if kind:
-        body["type"] = kind
-    body["api_error_code"] = code
+    body: dict[str, Any] = {"message": message, "type": kind, "api_error_code": code}
     if param:
         body["param"] = param
     body.update(error_code=code, error_msg=message)
@@ -43,16 +64,23 @@ def error(
 
 
 def render_failure(failure: Failure) -> ApiError:
-    if failure.status >= 500:
-        message = "Sorry, something went wrong when trying to process the request"
-        return error(500, "internal_error", message, kind="operation_failed")
-    if failure.status in _FAILURES:
-        kind, code, message = _FAILURES[failure.status]
-        return error(failure.status, code, message, kind=kind)
-    message = failure.detail or failure.title
-    if failure.status == 400:  # a parameter failed validation, or its key could not be read
-        return error(400, "param_wrong_value", message, kind=INVALID_REQUEST)
-    return error(400, INVALID_REQUEST, message, kind=INVALID_REQUEST)  # 413 too large, 415, ...
+    """Every failure as the official spec documents its status: a status it does not document
+    for the operation becomes its 500 (5xx) or its generic 400 invalid_request (413, 415, ...)."""
+    status = failure.status
+    if status not in _FAILURES:
+        status = 500 if status >= 500 else 400
+        if status == 400:
+            return _bad(400, INVALID_REQUEST, _sentence(failure.detail or failure.title))
+    kind, code, message = _FAILURES[status]
+    if failure.param:  # Chargebee's own form: "transactions[amount][0] : cannot be less than 0"
+        message = f"{failure.param} : {failure.detail}"
+    elif status in _OWN_MESSAGE and failure.detail:
+        message = _sentence(failure.detail)
+    return error(status, code, message, param=failure.param or None, kind=kind)
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def authenticate(credentials: Credentials, ctx: Context) -> Principal | None:
@@ -71,7 +99,7 @@ def apply_payments(
         raise _bad(404, "resource_not_found", f"Sorry, we couldn't find the invoice {invoice_id}.")
     if invoice["status"] not in PAYABLE:
         raise _bad(
-            400,
+            409,
             "invalid_state_for_request",
             f"Invoice {invoice_id} is {invoice['status']}; payments can only be applied to "
             "invoices in payment_due, posted or not_paid state.",
@@ -166,7 +194,7 @@ def _named_transaction(
         raise _bad(400, "param_wrong_value", message, param=param)
     if txn["type"] != "payment" or txn["status"] != "success":
         message = f"Transaction {txn_id} is not a successful payment; it cannot be applied."
-        raise _bad(400, "invalid_state_for_request", message, param=param)
+        raise _bad(409, "invalid_state_for_request", message, param=param)
     return txn
 
 

@@ -17,7 +17,7 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from mockyard import ApiError, Context, Credentials, Failure, Principal
+from mockyard import ApiError, Context, Credentials, Failure, Principal, RateLimit
 
 PAYABLE_TYPES = frozenset({"Invoice", "SimplifiedInvoice"})
 OPEN_STATUS = "final"
@@ -33,14 +33,21 @@ def _refuse(status: int) -> ApiError:
 
 def render_failure(failure: Failure) -> ApiError:
     """Empty bodies throughout; whatever the client sent wrong is 'parameters incorrect' (422)."""
-    if failure.status in (401, 404, 405) or failure.status >= 500:
+    if failure.status in (401, 404, 405, 429) or failure.status >= 500:
         return _refuse(failure.status)
     return _refuse(422)
 
 
 def authenticate(credentials: Credentials, ctx: Context) -> Principal | None:
+    """The API key names an account; a key with a `rate_limit` is held to it (429 beyond)."""
     key = ctx.store.get("api_keys", credentials.value)
-    return Principal(id=key["account"]) if key else None
+    if key is None:
+        return None
+    limit = key.get("rate_limit")
+    return Principal(
+        id=key["account"],
+        rate_limit=RateLimit(limit["requests"], limit["per_seconds"]) if limit else None,
+    )
 
 
 def generate_payment(ctx: Context, document_id: int, body: dict[str, Any]) -> dict[str, Any]:

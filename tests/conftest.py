@@ -29,6 +29,7 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 import yaml
+from chargebee import Chargebee
 
 with warnings.catch_warnings():  # starlette warns once, on import, that it prefers httpx2
     warnings.simplefilter("ignore")
@@ -398,3 +399,25 @@ def apply_payments(
         headers={"Content-Type": content_type},
         auth=auth,
     )
+
+
+def sdk_for(sandbox: LiveSandbox, api_key: str = "sandbox_api_key") -> Chargebee:
+    """Chargebee's official SDK pointed at `sandbox` through its own settings: it builds
+    `{protocol}://{site}.{chargebee_domain}/api/v2`, so site `127.0.0` and domain `1:PORT` give
+    `http://127.0.0.1:PORT/api/v2`. It picks the scheme from the class attribute
+    `Chargebee.verify_ca_certs` (protocol `http` only clears the instance's): callers clear that
+    too (the `cb` fixture does, for one test)."""
+    host, port = sandbox.url.removeprefix("http://").rsplit(":", 1)
+    site, last = host.rsplit(".", 1)
+    client = Chargebee(
+        api_key=api_key, site=site, chargebee_domain=f"{last}:{port}", protocol="http"
+    )
+    assert client.env.api_endpoint == f"{sandbox.url}/api/v2"
+    return client
+
+
+@pytest.fixture
+def cb(sandbox: LiveSandbox, monkeypatch: pytest.MonkeyPatch) -> Chargebee:
+    """The official Chargebee SDK on the reseeded live sandbox."""
+    monkeypatch.setattr(Chargebee, "verify_ca_certs", False)
+    return sdk_for(sandbox)

@@ -160,7 +160,7 @@ def test_money_is_conserved_between_transactions_and_invoice(sandbox: LiveSandbo
 @pytest.mark.parametrize(
     ("invoice", "fields", "status", "code", "param"),
     [
-        ("inv_sandbox_3", "", 400, "invalid_state_for_request", None),
+        ("inv_sandbox_3", "", 409, "invalid_state_for_request", None),
         ("inv_sandbox_4", "", 400, "invalid_request", None),
         ("inv_missing", "", 404, "resource_not_found", None),
         (
@@ -180,7 +180,7 @@ def test_money_is_conserved_between_transactions_and_invoice(sandbox: LiveSandbo
         (
             "inv_sandbox_1",
             named(("txn_sandbox_1f", None)),
-            400,
+            409,
             "invalid_state_for_request",
             "transactions[id][0]",
         ),
@@ -205,10 +205,16 @@ def test_money_is_conserved_between_transactions_and_invoice(sandbox: LiveSandbo
             "param_wrong_value",
             "transactions[id][1]",
         ),
-        ("inv_sandbox_1", named(("txn_sandbox_1a", 0)), 400, "param_wrong_value", None),
-        ("inv_sandbox_1", named(("txn_sandbox_1a", -5)), 400, "param_wrong_value", None),
-        ("inv_sandbox_1", [("comment", "x" * 301)], 400, "param_wrong_value", None),
-        ("inv_sandbox_1", [("unknown", "1")], 400, "param_wrong_value", None),
+        (
+            "inv_sandbox_1",
+            named(("txn_sandbox_1a", -5)),
+            400,
+            "param_wrong_value",
+            "transactions[amount][0]",
+        ),
+        ("inv_sandbox_1", [("comment", "x" * 301)], 400, "param_wrong_value", "comment"),
+        ("inv_sandbox_1", named(("t" * 41, None)), 400, "param_wrong_value", "transactions[id][0]"),
+        ("i" * 51, "", 404, "resource_not_found", None),  # the official spec sets no id limit
     ],
 )
 def test_errors_use_chargebees_error_object_and_change_nothing(
@@ -217,6 +223,50 @@ def test_errors_use_chargebees_error_object_and_change_nothing(
     before = state(sandbox)
     assert_error(apply(sandbox, invoice, fields), status, code, param)
     assert state(sandbox) == before
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ([("comment", "x" * 301)], "comment : cannot be longer than 300 characters"),
+        (named(("txn_sandbox_1a", -5)), "transactions[amount][0] : cannot be less than 0"),
+        (
+            [("transactions[amount][0]", "lots"), ("transactions[id][0]", "txn_sandbox_1a")],
+            "transactions[amount][0] : must be an integer",
+        ),
+    ],
+)
+def test_validation_messages_name_the_parameter_in_one_line(
+    sandbox: LiveSandbox, fields: Fields, message: str
+) -> None:
+    body = apply(sandbox, "inv_sandbox_1", fields).json()
+    assert (body["message"], body["type"]) == (message, "invalid_request")
+
+
+def test_an_amount_of_zero_is_valid_and_gives_nothing(sandbox: LiveSandbox) -> None:
+    response = apply(
+        sandbox, "inv_sandbox_1", named(("txn_sandbox_1a", 0), ("txn_sandbox_1b", 2000))
+    )
+    assert response.status_code == 200
+    invoice = response.json()["invoice"]
+    assert [(p["txn_id"], p["applied_amount"]) for p in invoice["linked_payments"]] == [
+        ("txn_sandbox_1b", 2000)
+    ]
+    assert (unused(sandbox, "txn_sandbox_1a"), unused(sandbox, "txn_sandbox_1b")) == (3000, 8000)
+
+
+def test_unknown_body_parameters_are_ignored_as_the_official_schema_allows(
+    sandbox: LiveSandbox,
+) -> None:
+    response = apply(sandbox, "inv_sandbox_2", [("unknown", "1"), ("comment", "hi")])
+    assert response.status_code == 200
+    assert response.json()["invoice"]["amount_due"] == 7500
+
+
+def test_any_number_of_named_transactions_is_taken(sandbox: LiveSandbox) -> None:
+    pairs = [(f"txn_nope_{i}", None) for i in range(300)]
+    response = apply(sandbox, "inv_sandbox_1", named(("txn_sandbox_1a", None), *pairs))
+    assert_error(response, 404, "resource_not_found", "transactions[id][1]")
 
 
 @pytest.mark.parametrize(
@@ -237,7 +287,11 @@ def test_malformed_bracket_keys_are_a_400_in_chargebees_format(
     sandbox: LiveSandbox, content: str
 ) -> None:
     before = state(sandbox)
-    assert_error(apply(sandbox, "inv_sandbox_1", content), 400, "param_wrong_value")
+    # keys that nest fine but fail their type are named; the others cannot be
+    param = {"comment[x]=1": "comment"}.get(content)
+    if "amount][0]=lots" in content:
+        param = "transactions[amount][0]"
+    assert_error(apply(sandbox, "inv_sandbox_1", content), 400, "param_wrong_value", param)
     assert state(sandbox) == before
     assert "Traceback" not in sandbox.log_text()
 
@@ -247,7 +301,9 @@ def test_malformed_bracket_keys_are_a_400_in_chargebees_format(
 )
 def test_bad_or_missing_api_key_is_401(sandbox: LiveSandbox, auth: tuple[str, str] | None) -> None:
     before = state(sandbox)
-    assert_error(apply(sandbox, "inv_sandbox_1", auth=auth), 401, "api_authentication_failed")
+    response = apply(sandbox, "inv_sandbox_1", auth=auth)
+    assert_error(response, 401, "api_authentication_failed")
+    assert response.json()["type"] == "untyped"  # as the official spec requires
     assert state(sandbox) == before
 
 
@@ -346,7 +402,7 @@ def _race(calls: list[tuple[str, Fields]], sandbox: LiveSandbox) -> list[int]:
 def test_concurrent_applies_to_one_invoice_pay_it_once(sandbox: LiveSandbox) -> None:
     statuses = _race([("inv_sandbox_1", [])] * 20, sandbox)
     assert statuses.count(200) == 1
-    assert set(statuses) == {200, 400}
+    assert set(statuses) == {200, 409}  # the others find it paid
     invoice = sandbox.record(API, "invoices", "inv_sandbox_1")
     assert (invoice["status"], invoice["amount_paid"], invoice["amount_due"]) == ("paid", 10000, 0)
     assert unused(sandbox, "txn_sandbox_1a") + unused(sandbox, "txn_sandbox_1b") == 3000
@@ -361,7 +417,7 @@ def test_concurrent_applies_never_spend_an_unused_amount_twice(sandbox: LiveSand
         calls += [(invoice, named(("txn_sandbox_1b", None)))] * 2
         calls += [(invoice, named(("txn_sandbox_1a", 700), ("txn_sandbox_1b", 900)))] * 2
     statuses = _race(calls, sandbox)
-    assert set(statuses) <= {200, 400}
+    assert set(statuses) <= {200, 400, 409}
     assert 200 in statuses
 
     after = state(sandbox)

@@ -177,7 +177,9 @@ from mockyard import ApiError, Failure
 
 
 def render_failure(failure: Failure) -> ApiError:
-    return ApiError(failure.status, {"error": failure.detail or failure.title})
+    return ApiError(
+        failure.status, {"error": failure.detail or failure.title, "param": failure.param}
+    )
 
 
 def echo(ctx, body=None):
@@ -218,9 +220,11 @@ def test_handler_receives_the_nested_typed_body(form_sandbox: LiveSandbox) -> No
 def test_nested_values_are_validated(form_sandbox: LiveSandbox) -> None:
     status, body = _post(form_sandbox, "lines[sku][0]=A-1&lines[qty][0]=0")
     assert status == 400
-    assert "minimum" in body["error"]
-    status, _ = _post(form_sandbox, "lines[colour][0]=red")
+    # the field as the form names it, and what is wrong with it: no schema dump
+    assert body == {"error": "cannot be less than 1", "param": "lines[qty][0]"}
+    status, body = _post(form_sandbox, "lines[colour][0]=red")
     assert status == 400
+    assert body == {"error": "is not a parameter of this operation", "param": "lines[colour]"}
 
 
 @pytest.mark.parametrize(

@@ -139,6 +139,7 @@ def test_a_zero_payment_is_accepted_and_changes_no_balance(sandbox: LiveSandbox)
         (1, {"note": "no amount"}, KEY, 422),
         (1, None, KEY, 422),  # no partial_payment
         (1, {"amount": 10, "payment_mechanism": "XX"}, KEY, 422),
+        (1, {"amount": 10, "payment_mechanism": "CI"}, KEY, 422),  # SAF-T's, not the vendor's
         (1, {"amount": 10, "payment_date": "2017-10-26"}, KEY, 422),
         (1, {"amount": 10, "payment_date": "31/02/2024"}, KEY, 422),
         (1, {"amount": 10, "serie": "Z"}, KEY, 422),
@@ -152,6 +153,20 @@ def test_errors_have_an_empty_body_and_change_nothing(
     assert response.status_code == status
     assert response.content == b""
     assert state(sandbox) == before
+
+
+def test_the_limited_key_gets_429_after_the_vendors_100_requests_a_minute(
+    sandbox: LiveSandbox,
+) -> None:
+    before = state(sandbox)
+    statuses = [pay(sandbox, 999, {"amount": 1}, key="sandbox-api-key-limited") for _ in range(101)]
+    assert [r.status_code for r in statuses] == [404] * 100 + [429]
+    refused = statuses[-1]
+    assert refused.content == b"" and 1 <= int(refused.headers["retry-after"]) <= 60
+    assert pay(sandbox, 1, {"amount": 1}, key="sandbox-api-key-limited").status_code == 429
+    assert state(sandbox) == before
+    # the default key is not held to it, so load tests and contract runs are not cut short
+    assert pay(sandbox, 1, {"amount": 1}).status_code == 200
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,8 @@ ASGI class with one job, as Starlette's `build_middleware_stack` lists its own:
     Route              404, 405 and trailing-slash redirects for what matched no operation
     Identify           the caller's credentials, as the operation's security reads them
     Guards             header and body size, a body's Content-Type, chunked bodies
+    Idempotency        a used idempotency key: its first answer replayed, never run twice
+    ErrorBoundary      what the Endpoint raises, answered where Idempotency records it
     Endpoint           arguments (the fast reader, else Connexion), then the handler or mock
 """
 
@@ -24,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,11 +40,12 @@ from mockyard import admin_spec, controls, origins, record_schemas, workspace
 from mockyard.admin import PREFIX, admin_app
 from mockyard.auth import Identify
 from mockyard.connexion_app import Background, connexion_app
-from mockyard.docs import docs_app, docs_wanted, is_docs_path
+from mockyard.docs import Credential, docs_app, docs_wanted, is_docs_path
 from mockyard.endpoint import Endpoint, Route
 from mockyard.errors import WorkspaceError
 from mockyard.fastpath import FastReader
 from mockyard.guards import DEFAULT_MAX_BODY, DEFAULT_MAX_HEADERS, Guards
+from mockyard.idempotency import Idempotency, policies
 from mockyard.journal import Journal, RecorderMiddleware, Redactor, journal_routes, spec_credentials
 from mockyard.mocking import Responder
 from mockyard.operations import MatchRequest
@@ -138,6 +142,10 @@ def build(config: ServeConfig, ws: workspace.Workspace | None = None) -> Sandbox
         admin_origins=config.admin_origins,
         journal_size=config.journal_size,
     )
+    idempotency = policies(
+        {s.name: s.idempotency for s in ws.apis if s.idempotency is not None},
+        source=ws.root / workspace.CONFIG_FILE,
+    )
     journal = Journal(config.journal or _journal_file(config.state), settings.journal_size)
     schemas = record_schemas.load(fixture_files, state.seeded())
     admin_doc = admin_spec.document(
@@ -157,7 +165,7 @@ def build(config: ServeConfig, ws: workspace.Workspace | None = None) -> Sandbox
     )
     if config.admin_token:
         admin = AdminTokenMiddleware(admin, config.admin_token)
-    docs = docs_app(merged) if docs_wanted(merged) else None
+    docs = docs_app(merged, _titles(ws), _credentials(ws)) if docs_wanted(merged) else None
     pipeline = [
         Middleware(controls.ConnectionDropper),
         Middleware(ErrorBoundary, answers),
@@ -171,12 +179,14 @@ def build(config: ServeConfig, ws: workspace.Workspace | None = None) -> Sandbox
         # The origin policy, then CORS: no web page of an origin not configured drives the
         # admin API, and every answer carries CORS headers, errors and faults included.
         *origins.steps(settings.cors, admin_prefix=PREFIX, check_host=not config.admin_token),
-        Middleware(Dispatch, admin, docs),
+        Middleware(Dispatch, admin, docs, merged),
         Middleware(ErrorBoundary, answers),
         Middleware(controls.Controls, runtime, settings),
         Middleware(Route),
         Middleware(Identify, runtime),
         Middleware(Guards, max_body=config.max_body, max_headers=config.max_headers),
+        Middleware(Idempotency, runtime, idempotency),
+        Middleware(ErrorBoundary, answers),
     ]
     app: ASGIApp = endpoint
     for step in reversed(pipeline):
@@ -190,6 +200,29 @@ def _journal_file(state: str) -> str:
     if not is_url(state):
         return f"{state}-requests"
     return str(Path(tempfile.mkdtemp(prefix="mockyard-journal-")) / "requests.sqlite3")
+
+
+def _titles(ws: workspace.Workspace) -> dict[str, str]:
+    """What each API's tag in the docs says: its spec's title."""
+    return {name: str(spec.get("info", {}).get("title", name)) for name, spec in ws.specs.items()}
+
+
+def _credentials(ws: workspace.Workspace) -> list[Credential]:
+    """The sandbox credentials every fixture file lists, for the docs' Authorize dialog."""
+    found = []
+    for fixture in ws.fixtures.values():
+        for entry in fixture.get("credentials") or []:
+            if isinstance(entry, dict) and entry.get("scheme") and entry.get("value") is not None:
+                found.append(
+                    Credential(
+                        str(entry["scheme"]),
+                        str(entry["value"]),
+                        str(entry.get("password", "")),
+                        str(entry.get("note", "")),
+                        bool(entry.get("default")),
+                    )
+                )
+    return found
 
 
 def served_workspace(config: ServeConfig) -> workspace.Workspace:
@@ -224,15 +257,18 @@ class Dispatch:
     """Pipeline step: /__mockyard/* to the admin app, /openapi.json and /ui to the docs, the
     rest on to the served APIs."""
 
-    def __init__(self, app: ASGIApp, admin: ASGIApp, docs: ASGIApp | None) -> None:
+    def __init__(
+        self, app: ASGIApp, admin: ASGIApp, docs: ASGIApp | None, served: Mapping[str, Any]
+    ) -> None:
         self.app = app
         self.admin = admin
         self.docs = docs
+        self.served = served  # the merged document: a path `/` of an API is not the docs
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"].startswith(PREFIX + "/"):
             await self.admin(scope, receive, send)
-        elif self.docs and scope["type"] == "http" and is_docs_path(scope["path"]):
+        elif self.docs and scope["type"] == "http" and is_docs_path(scope["path"], self.served):
             await self.docs(scope, receive, send)
         else:
             await self.app(scope, receive, send)

@@ -7,7 +7,8 @@ has), or a 307 to the same path with or without its trailing slash, as Starlette
 valid, else by Connexion (`connexion_app`), which validates it and calls back `invoke` with
 its own. Either way `invoke` answers: the spec's mock when the client asks for one with
 `Prefer` or no handler exists, else the handler inside one store transaction, where a plain
-request's caller is named too (see `auth`).
+request's caller is named too (see `auth`). A preferred error status the spec shows no example of
+is rendered by the API's `render_failure` hook, as every other failure of that API is.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from starlette.datastructures import URL
 from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mockyard import auth, prefer
+from mockyard import auth, idempotency, prefer
 from mockyard.asgi_scope import header
-from mockyard.errors import Deferred, MethodNotAllowed, NotFound
+from mockyard.errors import Deferred, MethodNotAllowed, NotFound, PreferredFailure
 from mockyard.fastpath import FastReader
 from mockyard.guards import replay
 from mockyard.mocking import Responder
@@ -101,10 +102,15 @@ class Endpoint:
         caller: auth.Caller | None,
     ) -> Response:
         """The operation's answer to a valid request whose arguments are read."""
+        reused = idempotency.refusal_of(scope)
+        if reused is not None:  # its key was used for another request
+            raise reused
         raw_preference = header(scope, b"prefer")
         if raw_preference is not None or op.handler is None:
             principal = caller.settle() if caller is not None else None
             preference = prefer.parse(raw_preference)
+            if self._renders_forced_error(op, preference):
+                raise PreferredFailure(preference.code)  # type: ignore[arg-type]
             if preference or op.handler is None:  # the spec's answer: no handler, no transaction
                 answer = self.responder.answer(op, kwargs, preference, header(scope, b"accept"))
                 return Response(answer.body, answer.status, answer.headers, answer.media_type)
@@ -123,6 +129,20 @@ class Endpoint:
                 op.api, op.operation_id, op.writes, op.handler, kwargs, principal
             )
         return respond(op, result)
+
+    def _renders_forced_error(self, op: Operation, preference: prefer.Preference) -> bool:
+        """An error status asked for, with no example of it documented: the API's own
+        `render_failure` answers it, as it answers every failure, rather than a body generated
+        from the schema (which would look nothing like the vendor's)."""
+        code = preference.code
+        return (
+            code is not None
+            and code >= 400
+            and not preference.example
+            and not preference.dynamic
+            and self.runtime.hooks(op.api).renders_failures
+            and not self.responder.shows_example(op, code)
+        )
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

@@ -15,10 +15,12 @@
      │    ├── BodyTooLarge            a body over the sandbox's limit (413)
      │    ├── HeadersTooLarge         headers over the sandbox's limit (431)
      │    ├── UntypedBody             a body without a Content-Type (415)
+     │    ├── InvalidInput            a parameter or body field its schema refuses (400)
      │    ├── MalformedForm           a form body whose bracketed keys do not nest (400)
      │    ├── RateLimited             the caller used up its rate limit (429)
      │    ├── InjectedFault           a fault control answers with the API's 500
-     │    └── StateUnavailable        the state database cannot be reached (503)
+     │    ├── StateUnavailable        the state database cannot be reached (503)
+     │    └── PreferredFailure        `Prefer: code=` asked for an error the spec has no example of
      └── ApiError                    an answer in the served API's own error format
           └── UnsatisfiablePreference a `Prefer` header the operation cannot honour
 
@@ -39,6 +41,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
 
@@ -102,10 +105,13 @@ class RequestRefused(MockyardError):
     status = 400
     title = "Bad Request"
 
-    def __init__(self, detail: str = "", *, headers: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, detail: str = "", *, headers: Mapping[str, str] | None = None, param: str = ""
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.headers = dict(headers or {})
+        self.param = param  # the parameter at fault, as the request names it (see `Failure`)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(status={self.status}, detail={self.detail!r})"
@@ -159,6 +165,11 @@ class UntypedBody(RequestRefused):
     title = "Unsupported Media Type"
 
 
+class InvalidInput(RequestRefused):
+    """A parameter or body field that its schema refuses; `detail` says why in a few words
+    ("cannot be longer than 300 characters"), `param` names it as the request does."""
+
+
 class MalformedForm(RequestRefused):
     """A form field whose bracketed key cannot be nested, or that contradicts another one."""
 
@@ -189,6 +200,16 @@ class StateUnavailable(RequestRefused):
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail, headers={"Retry-After": "1"})
+
+
+class PreferredFailure(RequestRefused):
+    """`Prefer: code=` asked for an error status whose documented response has no example: the
+    API renders it as it renders its own failures, so it looks like the vendor's."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__("the answer this request preferred (Prefer: code)")
+        self.status = status
+        self.title = reason_phrase(status)
 
 
 class ApiError(MockyardError):
@@ -257,3 +278,15 @@ class Failure:
     status: int
     title: str
     detail: str = ""
+    # The parameter at fault, as the request names it: a query, path, header or cookie
+    # parameter's name, a form field's bracketed key (`items[price][0]`), a JSON body's dotted
+    # path (`order.items.0.price`). With it, `detail` says what is wrong with that parameter.
+    param: str = ""
+
+
+def reason_phrase(status: int) -> str:
+    """The standard reason phrase of an HTTP status (`Error` for a status that has none)."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"

@@ -23,15 +23,17 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from connexion.datastructures import MediaTypeDict
 from connexion.validators import VALIDATOR_MAP, FormDataValidator
+from jsonschema import ValidationError
 from starlette.types import Scope
 
 from mockyard.errors import MalformedForm
+from mockyard.validation import invalid_input
 
 FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
 SCOPE_KEY = "mockyard_form"
@@ -41,6 +43,7 @@ MAX_FIELDS = 1000
 _KEY = re.compile(r"([^\[\]]+)((?:\[[^\[\]]*\])*)")
 _SEGMENT = re.compile(r"\[([^\[\]]*)\]")
 _INDEX = re.compile(r"0|[1-9][0-9]{0,5}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _INTEGER = re.compile(r"[+-]?[0-9]{1,300}")
 _DECIMAL = re.compile(r"[+-]?(?:[0-9]{1,300}(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,4})?")
 
@@ -96,9 +99,12 @@ def fields_of(raw: bytes) -> list[tuple[str, str]]:
     for pair in pairs:
         name, _, value = pair.partition(b"=")
         try:
-            fields.append((_decode(name), _decode(value)))
+            key = _decode(name)
+            fields.append((key, _decode(value)))
         except UnicodeDecodeError:
             raise MalformedForm("the form body is not valid UTF-8") from None
+        if _CONTROL.search(key):  # no field of any schema is named so: hostile, not unknown
+            raise MalformedForm(f"form field name {key!r} holds control characters")
     return fields
 
 
@@ -126,6 +132,15 @@ class NestedFormValidator(FormDataValidator):
         body = parse(fields_of(raw), self._schema)
         scope.setdefault("extensions", {})[SCOPE_KEY] = body
         return body
+
+    def _validate(self, body: Any) -> dict | None:
+        if not isinstance(body, dict) or self._strict_validation:
+            return super()._validate(body)  # type: ignore[no-any-return]
+        try:
+            self._validator.validate(body)
+        except ValidationError as exc:
+            raise invalid_input(exc, bracketed) from None
+        return None
 
 
 def body_validators() -> MediaTypeDict:
@@ -214,5 +229,10 @@ def _flatten(schema: Mapping[str, Any]) -> Mapping[str, Any]:
     return merged
 
 
+def bracketed(path: Sequence[Any]) -> str:
+    """A form body's path as its field name: `transactions[amount][0]`."""
+    return str(path[0]) + "".join(f"[{segment}]" for segment in path[1:]) if path else ""
+
+
 def _name(path: list[str]) -> str:
-    return path[0] + "".join(f"[{segment}]" for segment in path[1:]) if path else "the body"
+    return bracketed(path) or "the body"

@@ -71,6 +71,19 @@ class Responder:
         body = self._body(media, key, operation_id, params, preference, responses)
         return MockResponse(status, _encode(body, media_type), media_type, headers)
 
+    def shows_example(self, operation: Operation, code: int) -> bool:
+        """Whether the response documented for `code` shows an example body (named or not); a
+        status it does not document counts as shown: `answer` says it is not documented."""
+        responses = {str(k): v for k, v in (operation.spec.get("responses") or {}).items()}
+        key = response_key(code, responses)
+        if key is None:
+            return True
+        for media in (self._deref(responses[key]).get("content") or {}).values():
+            media = self._deref(media) or {}
+            if media.get("examples") or "example" in media:
+                return True
+        return False
+
     # --- choosing -------------------------------------------------------------------------------
 
     def _response(self, responses: dict[str, Any], pref: Preference) -> tuple[str, Any]:

@@ -15,7 +15,6 @@ import json
 import logging
 from collections.abc import Mapping
 from enum import Enum
-from http import HTTPStatus
 from typing import Any
 
 from connexion.exceptions import ProblemException
@@ -26,7 +25,7 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mockyard.errors import ApiError, DropConnection, Failure, RequestRefused
+from mockyard.errors import ApiError, DropConnection, Failure, RequestRefused, reason_phrase
 from mockyard.mocking import Responder
 from mockyard.operations import Match, Operation, match_of
 from mockyard.prefer import Preference
@@ -112,9 +111,9 @@ def failure_for(exc: BaseException) -> Failure:
     if isinstance(exc, ProblemException):
         return Failure(exc.status or 500, exc.title or "", str(exc.detail or ""))
     if isinstance(exc, HTTPException):
-        return Failure(exc.status_code, _reason(exc.status_code), str(exc.detail or ""))
+        return Failure(exc.status_code, reason_phrase(exc.status_code), str(exc.detail or ""))
     if isinstance(exc, RequestRefused):
-        return Failure(exc.status, exc.title, exc.detail)
+        return Failure(exc.status, exc.title, exc.detail, exc.param)
     if isinstance(exc, UnicodeDecodeError):
         return Failure(400, "Bad Request", "request body is not valid UTF-8")
     if isinstance(exc, ClientDisconnect):  # nobody is left to answer; not a server error either
@@ -190,10 +189,3 @@ class ErrorBoundary:
                 logger.error("error after the response started", exc_info=exc)
                 raise
             await asgi_response(self.answers.for_error(scope, exc))(scope, receive, send)
-
-
-def _reason(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Error"

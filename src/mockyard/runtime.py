@@ -31,7 +31,7 @@ def default_failure(failure: Failure) -> ApiError:
     """RFC 9457 problem details: what an API that documents no error format gets."""
     body: dict[str, Any] = {"type": "about:blank", "title": failure.title, "status": failure.status}
     if failure.detail:
-        body["detail"] = failure.detail
+        body["detail"] = f"{failure.param}: {failure.detail}" if failure.param else failure.detail
     return ApiError(failure.status, body, media_type="application/problem+json")
 
 

@@ -11,13 +11,17 @@ can take.
 Query parameters typed integer or number must be plain decimal literals: Python's `int()` and
 `float()` also read `1_000`, Arabic-Indic or fullwidth digits and `infinity`, which no real gateway
 takes for a number.
+
+What a validator refuses is an `InvalidInput` naming the parameter at fault as the request names
+it and saying in a few words what is wrong with it (`comment`, "cannot be longer than 300
+characters"), never a schema dump: each API renders that in its own error format.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from connexion.datastructures import MediaTypeDict
@@ -29,6 +33,7 @@ from jsonschema import Draft4Validator, ValidationError
 from starlette.types import Scope
 
 from mockyard.asgi_scope import query_pairs
+from mockyard.errors import InvalidInput
 
 PLAIN_NUMBER = {
     "integer": re.compile(r"[+-]?[0-9]+"),
@@ -72,6 +77,79 @@ def _is_unicode(text: str) -> bool:
     return True
 
 
+_TYPES = {
+    "integer": "an integer",
+    "number": "a number",
+    "string": "a string",
+    "boolean": "true or false",
+    "array": "a list",
+    "object": "an object",
+    "null": "null",
+}
+
+
+def dotted(path: Sequence[Any]) -> str:
+    """A JSON body's path as its parameter name: `order.items.0.price`."""
+    return ".".join(str(part) for part in path)
+
+
+def invalid_input(
+    error: ValidationError, name: Callable[[Sequence[Any]], str], prefix: Sequence[Any] = ()
+) -> InvalidInput:
+    """A schema's refusal as the client should read it: the parameter at fault (`name` spells a
+    path the way the request does) and what is wrong with it, in a few words."""
+    path = [*prefix, *error.path]
+    kind, limit, schema = error.validator, error.validator_value, error.schema
+    if kind == "required" and isinstance(error.instance, Mapping):
+        path.append(next((p for p in limit if p not in error.instance), limit[0]))
+        reason = "cannot be blank"
+    elif kind == "additionalProperties" and isinstance(error.instance, Mapping):
+        known = schema.get("properties") or {}
+        path.append(next((k for k in error.instance if k not in known), ""))
+        reason = "is not a parameter of this operation"
+    else:
+        reason = _reason(str(kind), limit, schema)
+    return InvalidInput(reason, param=name(path) if path else "")
+
+
+def _reason(kind: str, limit: Any, schema: Mapping[str, Any]) -> str:
+    if kind == "minLength":
+        return "cannot be blank" if limit == 1 else f"cannot be shorter than {limit} characters"
+    if kind == "maxLength":
+        return f"cannot be longer than {limit} characters"
+    if kind == "minimum":
+        return (
+            f"must be greater than {limit}"
+            if schema.get("exclusiveMinimum")
+            else (f"cannot be less than {limit}")
+        )
+    if kind == "maximum":
+        return (
+            f"must be less than {limit}"
+            if schema.get("exclusiveMaximum")
+            else (f"cannot be more than {limit}")
+        )
+    if kind == "type":
+        kinds = limit if isinstance(limit, list) else [limit]
+        return "must be " + " or ".join(_TYPES.get(str(k), str(k)) for k in kinds)
+    if kind == "enum":
+        shown = ", ".join(str(v) for v in list(limit)[:12])
+        return f"must be one of {shown}" + (", ..." if len(limit) > 12 else "")
+    if kind == "pattern":
+        return "is not in the expected format"
+    if kind == "format":
+        return f"must be a valid {limit}"
+    if kind == "minItems":
+        return f"needs at least {limit} value" + ("s" if limit != 1 else "")
+    if kind == "maxItems":
+        return f"cannot have more than {limit} values"
+    if kind == "uniqueItems":
+        return "cannot repeat a value"
+    if kind == "multipleOf":
+        return f"must be a multiple of {limit}"
+    return "has an invalid value"
+
+
 FORMATS = Draft4Validator.FORMAT_CHECKER
 _compiled: dict[tuple[int, type], tuple[Mapping[str, Any], Any]] = {}
 
@@ -93,16 +171,17 @@ class FiniteParameterValidator(ParameterValidator):
     ) -> str | None:
         if is_nullable(param) and is_null(value):
             return None
+        name = str(param["name"])
         if value is None:
             if param.get("required"):
-                return f"Missing {parameter_type} parameter '{param['name']}'"
+                raise InvalidInput("cannot be blank", param=name)
             return None
         try:
             compiled(param.get("schema", param), Draft4Validator, FORMATS).validate(value)
         except ValidationError as exc:
-            return str(exc)
+            raise invalid_input(exc, dotted, [name]) from None
         if not all_finite(value):
-            return f"{parameter_type} parameter '{param['name']}' must be a finite number"
+            raise InvalidInput("must be a finite number", param=name)
         return None
 
     def validate_query_parameter(self, param: dict, request: Any) -> str | None:
@@ -110,7 +189,7 @@ class FiniteParameterValidator(ParameterValidator):
         if kind in PLAIN_NUMBER:
             raw = [v for k, v in query_pairs(request.scope) if k == param["name"]]
             if any(not PLAIN_NUMBER[kind].fullmatch(value.strip()) for value in raw):
-                return f"query parameter '{param['name']}' must be a plain decimal {kind}"
+                raise InvalidInput(f"must be a plain decimal {kind}", param=param["name"])
         return super().validate_query_parameter(param, request)
 
 
@@ -118,6 +197,14 @@ class FiniteJSONBodyValidator(JSONRequestBodyValidator):
     @property
     def _validator(self) -> Any:
         return compiled(self._schema, Draft4RequestValidator, FORMATS)
+
+    def _validate(self, body: Any) -> dict | None:
+        if body is None:  # "must not be empty", unless the body is nullable
+            return super()._validate(body)
+        try:
+            return self._validator.validate(body)  # type: ignore[no-any-return]
+        except ValidationError as exc:
+            raise invalid_input(exc, dotted) from None
 
     async def _parse(self, stream: Any, scope: Scope) -> Any:
         try:

@@ -44,6 +44,7 @@ class ApiSource:
     handlers: Path | None = None
     fixtures: Path | None = None
     prefix: str = ""
+    idempotency: Any = None  # the `idempotency:` section of its mockyard.yaml entry, as written
 
 
 @dataclass(frozen=True)
@@ -238,7 +239,7 @@ def _source(root: Path, name: str, opts: dict[str, Any]) -> ApiSource:
     prefix = str(opts.get("prefix", "")).rstrip("/")
     if prefix and not prefix.startswith("/"):
         prefix = "/" + prefix
-    return ApiSource(name, spec, handlers, fixtures, prefix)
+    return ApiSource(name, spec, handlers, fixtures, prefix, opts.get("idempotency"))
 
 
 def _find(root: Path, explicit: str | None, candidates: list[Path]) -> Path | None:
