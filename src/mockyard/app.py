@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,7 +32,7 @@ from starlette.middleware import Middleware
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mockyard import controls, workspace
+from mockyard import controls, resource_seeds, workspace
 from mockyard.admin import PREFIX, admin_app
 from mockyard.auth import Identify
 from mockyard.connexion_app import connexion_app
@@ -110,7 +111,9 @@ def build(config: ServeConfig) -> Sandbox:
         raise WorkspaceError("a state file is required (ServeConfig.state)")
     store = Store(Path(config.state), synchronous="FULL" if config.durable else "NORMAL")
     seed = config.seed if config.seed is not None else ws.seed
-    state = SandboxState(store, fixture_files, seed)
+    state = SandboxState(
+        store, fixture_files, seed, lambda s, built: inferred_records(ws, s, built)
+    )
     if config.reload:  # the fixtures may have changed since the last start
         state.reset()
     else:
@@ -164,6 +167,13 @@ def build(config: ServeConfig) -> Sandbox:
     for step in reversed(pipeline):
         app = step.cls(app, *step.args, **step.kwargs)
     return Sandbox(app, ws, state, runtime, journal, settings, reader)
+
+
+def inferred_records(
+    ws: workspace.Workspace, seed: int, built: Mapping[str, Mapping[str, Any]]
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """The seeded records of the inferred collections the fixtures (`built`) do not fill."""
+    return resource_seeds.seed_records(ws.inference, ws.merged, seed, built)
 
 
 def served_workspace(config: ServeConfig) -> workspace.Workspace:

@@ -244,6 +244,7 @@ def specs_command(workspace: str, spec_files: tuple[str, ...], as_json: bool) ->
     for op in result.operations:
         route = f"{op.method.upper():<6} {op.path}"
         click.echo(f"{op.api:<{width}}  {route:<50} {op.operation_id:<40} {op.answered_by}")
+    _show_resources(result)
     for api, files in result.upstream.items():
         departures = [d for d in result.departures if d.api == api]
         click.echo(f"\n{api}: {len(departures)} departure(s) from {len(files)} upstream file(s)")
@@ -259,10 +260,34 @@ def specs_command(workspace: str, spec_files: tuple[str, ...], as_json: bool) ->
             click.echo(f"    - {note}")
 
 
+def _show_resources(result: Any) -> None:
+    """The inferred resources of a drift.SpecReport, and the operations none answers."""
+    if result.resources:
+        click.echo("\nresources inferred from the specs:")
+    for res in result.resources:
+        extra = [f"collection {res.collection}", f"id {res.id_property}"]
+        extra += [f"parent {p}" for p in res.parents]
+        extra += [f"where {k}={v}" for k, v in res.where.items()]
+        extra += [f"view {res.view}"] if res.view else []
+        paths = res.collection_path + (f", {res.item_path}" if res.item_path else "")
+        click.echo(f"  {res.api}  {res.name}  ({paths})  {', '.join(extra)}")
+        for op in res.operations:
+            envelope = f"  envelope {op.envelope}" if op.envelope else ""
+            route = f"{op.method:<6} {op.path}"
+            click.echo(f"    {route:<56} {op.action:<8} {op.operation_id}{envelope}")
+    if result.not_mapped:
+        click.echo("\nnot answered by a resource:")
+    for op in result.not_mapped:
+        route = f"{op.method:<6} {op.path}"
+        click.echo(f"  {op.api}  {route:<56} {op.operation_id}: {op.reason}")
+
+
 def _jsonable(result: Any) -> dict[str, object]:
     """A drift.SpecReport as plain JSON data."""
     return {
         "operations": [dataclasses.asdict(o) for o in result.operations],
+        "resources": [dataclasses.asdict(r) for r in result.resources],
+        "not_mapped": [dataclasses.asdict(n) for n in result.not_mapped],
         "departures": [dataclasses.asdict(d) for d in result.departures],
         "upstream": {api: [str(p) for p in files] for api, files in result.upstream.items()},
         "notes": result.notes,
@@ -444,8 +469,10 @@ def _banner(sandbox: Sandbox, host: str, port: int, state: str, guarded: bool) -
         )
         click.echo(f"\n  {source.name}  ({spec}, {len(ops)} operations)")
         width = max((len(op.path) for op in ops), default=0)
+        answered = {op.operation_id: op.answered_by for op in sandbox.workspace.index}
         for op in ops:
-            click.echo(f"    {op.method.upper():<7} {op.path:<{width}}  {op.operation_id}")
+            who = "  (resource)" if answered.get(op.operation_id) == "resource" else ""
+            click.echo(f"    {op.method.upper():<7} {op.path:<{width}}  {op.operation_id}{who}")
         credentials = ws.fixtures[source.name].get("credentials") or []
         if credentials:
             click.echo("    tokens:")

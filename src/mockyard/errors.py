@@ -16,7 +16,8 @@
      │    ├── UntypedBody             a body without a Content-Type (415)
      │    ├── MalformedForm           a form body whose bracketed keys do not nest (400)
      │    ├── RateLimited             the caller used up its rate limit (429)
-     │    └── InjectedFault           a fault control answers with the API's 500
+     │    ├── InjectedFault           a fault control answers with the API's 500
+     │    └── RecordRefused           an inferred resource's 404, 409 or invalid record
      └── ApiError                    an answer in the served API's own error format
           └── UnsatisfiablePreference a `Prefer` header the operation cannot honour
 
@@ -164,6 +165,16 @@ class InjectedFault(RequestRefused):
 
     status = 500
     title = "Internal Server Error"
+
+
+class RecordRefused(RequestRefused):
+    """An inferred resource refuses a request: no such record (404), its id is taken (409), or
+    the record it would store breaks its schema (the API's documented 400 or 422)."""
+
+    def __init__(self, status: int, title: str, detail: str = "") -> None:
+        super().__init__(detail)
+        self.status = status
+        self.title = title
 
 
 class ApiError(MockyardError):

@@ -17,7 +17,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,8 @@ CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WIT
 
 Records = Mapping[str, Mapping[str, Mapping[str, Document]]]
 """Seed data: api -> collection -> key -> document."""
+BOOKKEEPING_API = "_mockyard"  # the engine's own documents (counters), never business data
+SEQUENCES = "sequences"
 
 
 class ThreadConnections:
@@ -219,3 +221,13 @@ class ApiStore:
 
     def items(self, coll: str) -> Iterator[tuple[str, Document]]:
         return self._tx.items(self._api, coll)
+
+    def sequence(self, coll: str, floor: Callable[[], int] = lambda: 0) -> int:
+        """The next number of a counter kept for `coll`, in this transaction: 1 more than the
+        last one, or than `floor()` the first time after a reset. Writers are serialised, so
+        no two requests, in any worker, ever get the same number."""
+        key = f"{self._api}/{coll}"
+        last = self._tx.get(BOOKKEEPING_API, SEQUENCES, key)
+        number = (int(last["last"]) if last else floor()) + 1
+        self._tx.put(BOOKKEEPING_API, SEQUENCES, key, {"last": number})
+        return number
