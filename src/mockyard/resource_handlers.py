@@ -257,13 +257,14 @@ class ResourceHandler:
         now = ctx.now()
         schema = self.resource.record_schema
         props = properties(self.document, schema)
-        for name, sub in props.items():
-            sub = deref(self.document, sub) or {}
+        for name, raw in props.items():
+            sub = deref(self.document, raw) or {}
             key = norm(name)
+            default = raw.get("default", sub.get("default")) if isinstance(raw, Mapping) else None
             if key in _UPDATED or (key in _CREATED and name not in record):
                 record[name] = stamp(now, sub)
-            elif name not in record and "default" in sub:
-                record[name] = copy.deepcopy(sub["default"])
+            elif name not in record and default is not None:  # beside a $ref too, as in 3.1
+                record[name] = copy.deepcopy(default)
         missing = [r for r in required_of(self.document, schema) if r not in record]
         if missing:
             seed = f"{ctx.operation_id}|{record.get(self.resource.id_property)}"
@@ -339,7 +340,8 @@ class ResourceHandler:
                     continue
                 value = ""
             _put(body, meta.path, value)
-        return self._wrapped(body, ctx), self.mapped.status
+        headers = {paging.total_header: str(len(found))} if paging.total_header else {}
+        return self._wrapped(body, ctx), self.mapped.status, headers
 
     def _wrapped(self, body: Any, ctx: Context) -> Any:
         """`body` with the properties its schema requires around the record filled in (from

@@ -45,6 +45,7 @@ _META = {
 
 
 _FILTER_OPERATORS = ("is", "eq")
+_TOTAL_HEADERS = {"xtotalcount", "xtotal", "totalcount", "xtotalresults"}
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ class Paging:
     default_limit: int | None = None
     meta: tuple[Meta, ...] = ()
     max_items: int | None = None
+    total_header: str | None = None  # a documented response header for the total (X-Total-Count)
 
 
 def filters(op: Operation, record_schema: Any, scoped: set[str]) -> tuple[tuple[str, str], ...]:
@@ -129,7 +131,17 @@ def paging(op: Operation, schema: Any, envelope: Envelope | None) -> Paging:
         default_limit=int(default) if isinstance(default, int) else limit_schema.get("maximum"),
         meta=tuple(_meta(op.document, schema, envelope)),
         max_items=array.get("maxItems") if array else None,
+        total_header=_total_header(op),
     )
+
+
+def _total_header(op: Operation) -> str | None:
+    for key, response in (op.spec.get("responses") or {}).items():
+        if str(key).startswith("2"):
+            for name in (deref(op.document, response) or {}).get("headers") or {}:
+                if norm(name) in _TOTAL_HEADERS:
+                    return str(name)
+    return None
 
 
 def _array_at(doc: Mapping[str, Any], schema: Any, envelope: Envelope | None) -> Any:

@@ -161,6 +161,12 @@ def _infer_api(
     def skip(op: Operation, reason: str) -> None:
         out.unmapped.append(Unmapped(api, op.operation_id, op.method, op.path, reason))
 
+    if config.off:
+        for op in ops:
+            skip(
+                op, "answered by its handler" if handled(op) else "resources: off in mockyard.yaml"
+            )
+        return
     groups = _groups(ops)
     grouped = {id(op) for ops_ in groups.values() for op in ops_.values()}
     stored_in = {
@@ -181,13 +187,11 @@ def _infer_api(
             for op in members.values():
                 skip(op, "answered by its handler" if handled(op) else found)
             continue
-        out.resources.append(found)
+        if not resource_config.off:
+            out.resources.append(found)
         for (method, is_item), op in members.items():
             if handled(op):
                 skip(op, "answered by its handler")
-                continue
-            if config.off:
-                skip(op, "resources: off in mockyard.yaml")
                 continue
             override = config.operations.get(op.operation_id, Override())
             if resource_config.off or override.off:
