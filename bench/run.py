@@ -7,6 +7,8 @@ Scenarios, each on a server started for it on a free 127.0.0.1 port and stopped 
 - validate and pay at 16 connections: bare Starlette, Connexion's mock, mockyard with one worker
   (server pinned to one CPU, wrk to another, when the machine has two), then mockyard with two
   workers on one shared state (nothing pinned: the workers need both CPUs);
+- a create and a read of an inferred resource (the pet store of `tests/resource_workspace/`, no
+  handler), mockyard with one worker, the reads on the state the creates left;
 - the peak RSS of every worker process, read from /proc at the end of each load scenario;
 - the wall time of `mockyard contract` against a fresh sandbox, when the command exists.
 
@@ -33,6 +35,7 @@ from bench.report import CONNEXION, MOCKYARD, STARLETTE, TWO_WORKERS
 from bench.servers import ROOT, App, Probe
 
 RESULTS = ROOT / "bench" / "results" / "latest.json"
+RESOURCES = ROOT / "tests" / "resource_workspace"
 
 
 def options(argv: list[str] | None) -> argparse.Namespace:
@@ -71,6 +74,7 @@ class Bench:
         self.unpinned_wrk = loadgen.Wrk(connections=opts.connections, threads=self.wrk.threads)
         self.contract_cli = [sys.executable, "-m", "mockyard.cli"]
         self.pay_check: dict[str, int] = {}
+        self.resource_check: dict[str, int] = {}
 
     def prepare(self) -> None:
         """Request lists and the pay state, from the workspace's own records."""
@@ -114,12 +118,14 @@ class Bench:
         workers: int = 1,
         offset: int = 0,
         stateful: bool = False,
+        probe: Probe | None = None,
     ) -> dict[str, Any]:
         """Warm up, then measure, one server under the walk of `request_list`."""
         pinned = workers == 1
         wrk = self.wrk if pinned else self.unpinned_wrk
         cpu_list = self.server_cpus if pinned else None
-        with servers.running(app, self.scratch, self.probe, *extra, cpu_list=cpu_list) as server:
+        probe = probe or self.probe
+        with servers.running(app, self.scratch, probe, *extra, cpu_list=cpu_list) as server:
             if workers > 1:
                 servers.await_workers(server, workers)
             warm = wrk.run(server.url, request_list, self.opts.warmup, offset)
@@ -178,7 +184,27 @@ class Bench:
             stateful=True,
         )
         self._check_paid(p, workload.paid_count(self.pay_state) - paid_before)
+        out.update(self.resources())
         return out
+
+    def resources(self) -> dict[str, dict[str, Any]]:
+        """A create, then a read of every record created, of an inferred resource."""
+        state = self.scratch / "resource-state.sqlite3"
+        app = servers.mockyard(RESOURCES, "--state", str(state))
+        probe = Probe("GET", workload.PETS)
+        creates = self.scratch / "create.tsv"
+        workload.write_requests(creates, workload.create_requests(20_000))
+        create = self.load("resource create mockyard", app, creates, probe=probe)
+        keys = workload.stored_keys(state)
+        made = sum(create[p]["statuses"].get("201", 0) for p in ("warmup", "measured"))
+        sent = sum(create[p]["issued"] for p in ("warmup", "measured"))
+        self.resource_check = {"stored": len(keys), "answered_201": made, "sent": sent}
+        if not made <= len(keys) - 5 <= sent:  # 5 seeded pets, then one per create
+            self.failures.append(f"resource create: {len(keys)} pets stored, {made} created")
+        reads = self.scratch / "read.tsv"
+        workload.write_requests(reads, workload.read_requests(keys))
+        read = self.load("resource read mockyard", app, reads, probe=probe)
+        return {"resource create": {MOCKYARD: create}, "resource read": {MOCKYARD: read}}
 
     def _check_paid(self, pay: dict[str, Any], paid: int) -> None:
         """Every 200 of a pay must be an invoice marked paid in the state, and nothing more than
@@ -255,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
         bench.prepare()
         print("cold starts …", flush=True)
         results["cold_start"] = bench.cold_starts()
-        print("load: validate and pay …", flush=True)
+        print("load: validate, pay, and a resource's create and read …", flush=True)
         results["scenarios"] = bench.scenarios()
         print("contract run …", flush=True)
         results["contract"] = bench.contract()
@@ -281,6 +307,7 @@ def main(argv: list[str] | None = None) -> int:
         "wall_s": round(time.monotonic() - started, 1),
     }
     results["pay_check"] = bench.pay_check
+    results["resource_check"] = bench.resource_check
     results["failures"] = bench.failures
     results["targets"] = [t.as_dict() for t in report.targets(results)]
     opts.json.parent.mkdir(parents=True, exist_ok=True)

@@ -23,6 +23,7 @@
 
     DropConnection                   not an error: a control closes the connection unanswered
     Deferred                         not an error: the fast reader hands a request to Connexion
+    CyclicSchema                     not an error: a schema refers to itself (cannot be inlined)
 
 Errors a command can end with carry the process `exit_code`; the CLI shows them once, as one
 line (`cli.main`). Errors a request can end with carry what its answer needs (status, title,
@@ -222,6 +223,10 @@ class DropConnection(Exception):
 
 class Deferred(Exception):
     """The fast reader cannot vouch for a request: Connexion reads it instead."""
+
+
+class CyclicSchema(Exception):
+    """A schema whose `$ref`s lead back to it cannot be written out in full (`inline`)."""
 
 
 @dataclass(frozen=True)

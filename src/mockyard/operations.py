@@ -29,6 +29,7 @@ from connexion.decorators.parameter import sanitized
 from connexion.utils import is_json_mimetype
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from mockyard.errors import CyclicSchema
 from mockyard.specs import API_TAG, METHODS
 
 Handler = Callable[..., Any]
@@ -298,6 +299,21 @@ def deref(document: Mapping[str, Any], node: Any, depth: int = 32) -> Any:
     while depth and isinstance(node, Mapping) and isinstance(node.get("$ref"), str):
         node = _pointer(document, node["$ref"])
         depth -= 1
+    return node
+
+
+def inline(document: Mapping[str, Any], node: Any, seen: tuple[str, ...] = ()) -> Any:
+    """`node` with every `$ref` in it replaced by what it points at (a validator compiled from
+    it needs no document); `CyclicSchema` when they lead back to themselves."""
+    if isinstance(node, Mapping):
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            if ref in seen or len(seen) > 32:
+                raise CyclicSchema(ref)
+            return inline(document, deref(document, {"$ref": ref}, 1), (*seen, ref))
+        return {k: inline(document, v, seen) for k, v in node.items()}
+    if isinstance(node, list):
+        return [inline(document, v, seen) for v in node]
     return node
 
 

@@ -25,13 +25,16 @@ import inspect
 import random
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 from urllib.parse import quote
 
+import jsonschema_rs
+
 from mockyard import fakedata
-from mockyard.errors import RecordRefused, WorkspaceError
-from mockyard.operations import deref
+from mockyard.errors import CyclicSchema, RecordRefused, WorkspaceError
+from mockyard.operations import deref, inline
 from mockyard.resource_schemas import norm, properties, required_of
 from mockyard.resource_values import (
     decode_cursor,
@@ -81,13 +84,22 @@ def _view(resource: Resource, modules: Mapping[str, ModuleType | None]) -> View 
 
 
 class Checker:
-    """Whether a record is valid for its schema, as a response shows it (OpenAPI 3.0)."""
+    """Whether a record is valid for its schema, as a response shows it (OpenAPI 3.0).
+
+    A compiled validator (jsonschema-rs, the schema inlined, formats not checked) says yes
+    fast; only a no is asked again of the OpenAPI 3.0 validator, which has the last word, so
+    the check is never stricter than the spec (formats of a record that passed the request's
+    validation are not checked twice)."""
 
     def __init__(self, document: Mapping[str, Any]) -> None:
         self.document = document
         self._validator: Any = None
+        self._fast: dict[int, tuple[Any, Any]] = {}
 
     def errors(self, record: Any, schema: Any) -> list[str]:
+        fast = self._compiled(schema)
+        if fast is not None and fast.is_valid(record):
+            return []
         if self._validator is None:  # imported on first use, as in `fakedata`
             from openapi_schema_validator import OAS30ReadValidator, oas30_format_checker
 
@@ -96,6 +108,46 @@ class Checker:
             )
         found = self._validator.evolve(schema=schema).iter_errors(record)
         return [e.message for e in sorted(found, key=lambda e: list(e.absolute_path))]
+
+    def _compiled(self, schema: Any) -> Any:
+        hit = self._fast.get(id(schema))
+        if hit is None or hit[0] is not schema:
+            try:
+                validator = jsonschema_rs.Draft4Validator(
+                    inline(self.document, schema), validate_formats=False
+                )
+            except (CyclicSchema, ValueError):  # a recursive schema, a pattern it cannot take
+                validator = None
+            hit = self._fast[id(schema)] = (schema, validator)
+        return hit[1]
+
+
+@dataclass(frozen=True)
+class _Field:
+    """What the server does with one property of a record, read off its schema once."""
+
+    name: str
+    schema: Mapping[str, Any]  # resolved
+    raw: Any  # as written (a `default` may sit beside a `$ref`)
+    stamp: str = ""  # created or updated: a time the server writes
+    read_only: bool = False
+    write_only: bool = False
+
+    @property
+    def default(self) -> Any:
+        raw = self.raw if isinstance(self.raw, Mapping) else {}
+        return raw.get("default", self.schema.get("default"))
+
+
+def _fields(document: Mapping[str, Any], schema: Any) -> tuple[_Field, ...]:
+    out = []
+    for name, raw in properties(document, schema).items():
+        sub = deref(document, raw) or {}
+        key = norm(name)
+        made = "updated" if key in _UPDATED else "created" if key in _CREATED else ""
+        read_only, write_only = bool(sub.get("readOnly")), bool(sub.get("writeOnly"))
+        out.append(_Field(name, sub, raw, made, read_only, write_only))
+    return tuple(out)
 
 
 class ResourceHandler:
@@ -114,11 +166,11 @@ class ResourceHandler:
         self.checker = checker
         self.view = view
         self._action = getattr(self, "_" + mapped.action)
-        self._write_only = frozenset(
-            name
-            for name, sub in properties(document, self.resource.record_schema).items()
-            if (deref(document, sub) or {}).get("writeOnly")
-        )
+        self._fields = _fields(document, self.resource.record_schema)
+        self._required = tuple(required_of(document, self.resource.record_schema))
+        self._write_only = frozenset(f.name for f in self._fields if f.write_only)
+        response = mapped.response_schema
+        self._around = tuple(required_of(document, response)) if response is not None else ()
 
     def __call__(self, ctx: Context, **kwargs: Any) -> Any:
         if self.resource.scope:
@@ -210,15 +262,10 @@ class ResourceHandler:
         self._scope_into(record, kwargs)
         if old is None:
             return
-        for name, sub in properties(self.document, self.resource.record_schema).items():
-            if (
-                name in old
-                and name not in record
-                and (deref(self.document, sub) or {}).get("readOnly")
-            ):
-                record[name] = old[name]
-            if norm(name) in _CREATED and name in old:
-                record[name] = old[name]
+        for field in self._fields:
+            kept = field.stamp == "created" or (field.read_only and field.name not in record)
+            if kept and field.name in old:
+                record[field.name] = old[field.name]
 
     def _scope_into(self, record: Record, kwargs: dict[str, Any]) -> None:
         record.update(self._scope_values(kwargs))
@@ -256,21 +303,18 @@ class ResourceHandler:
         not send; then the record must be valid for that schema, or nothing is stored."""
         now = ctx.now()
         schema = self.resource.record_schema
-        props = properties(self.document, schema)
-        for name, raw in props.items():
-            sub = deref(self.document, raw) or {}
-            key = norm(name)
-            default = raw.get("default", sub.get("default")) if isinstance(raw, Mapping) else None
-            if key in _UPDATED or (key in _CREATED and name not in record):
-                record[name] = stamp(now, sub)
-            elif name not in record and default is not None:  # beside a $ref too, as in 3.1
-                record[name] = copy.deepcopy(default)
-        missing = [r for r in required_of(self.document, schema) if r not in record]
+        for field in self._fields:
+            if field.stamp == "updated" or (field.stamp == "created" and field.name not in record):
+                record[field.name] = stamp(now, field.schema)
+            elif field.name not in record and field.default is not None:
+                record[field.name] = copy.deepcopy(field.default)  # beside a $ref too, as in 3.1
+        missing = [name for name in self._required if name not in record]
         if missing:
             seed = f"{ctx.operation_id}|{record.get(self.resource.id_property)}"
             generator = fakedata.Generator(self.document, ctx.faker, random.Random(seed))
+            schemas = {f.name: f.schema for f in self._fields}
             for name in missing:
-                record[name] = generator.value(props.get(name, {}), name)
+                record[name] = generator.value(schemas.get(name, {}), name)
         problems = self.checker.errors(self._readable(record), schema)
         if problems:
             raise self._refused((422, 400), "; ".join(problems[:3]))
@@ -346,13 +390,12 @@ class ResourceHandler:
     def _wrapped(self, body: Any, ctx: Context) -> Any:
         """`body` with the properties its schema requires around the record filled in (from
         the schema: they say nothing the sandbox knows)."""
-        schema = self.mapped.response_schema
-        if not isinstance(body, dict) or schema is None:
+        if not self._around or not isinstance(body, dict):
             return body
-        missing = [r for r in required_of(self.document, schema) if r not in body]
+        missing = [name for name in self._around if name not in body]
         if missing:
             generator = fakedata.Generator(self.document, ctx.faker, random.Random(0))
-            props = properties(self.document, schema)
+            props = properties(self.document, self.mapped.response_schema)
             for name in missing:
                 body[name] = generator.value(props.get(name, {}), name)
         return body
