@@ -10,15 +10,19 @@ Every answer is checked against the spec (`strict`).
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from conftest import ROOT, in_process
 from starlette.testclient import TestClient
 from workspaces import served
+
+from mockyard.cli import main
 
 WORKSPACE = ROOT / "tests" / "resource_workspace"
 MERGE = {"Content-Type": "application/merge-patch+json"}
@@ -279,3 +283,11 @@ def test_a_missing_parent_is_a_404(client: TestClient) -> None:
     ):
         assert response.status_code == 404
         assert response.json()["status"] == 404  # the documented problem body
+
+
+def test_mockyard_fixtures_prints_the_records_the_sandbox_starts_with(client: TestClient) -> None:
+    result = CliRunner().invoke(
+        main, ["fixtures", "--workspace", str(WORKSPACE), "--api", "petstore"]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == {"petstore": {"pets": stored(client, "petstore", "pets")}}

@@ -20,13 +20,20 @@ import click
 warnings.filterwarnings("ignore", message=".*httpx2.*")
 
 from mockyard import workspace as workspace_mod  # noqa: E402
-from mockyard.app import CONFIG_ENV, Sandbox, ServeConfig, build, served_workspace  # noqa: E402
+from mockyard.app import (  # noqa: E402
+    CONFIG_ENV,
+    Sandbox,
+    ServeConfig,
+    build,
+    inferred_records,
+    served_workspace,
+)
 from mockyard.controls import parse_latency  # noqa: E402
 from mockyard.errors import MockyardError  # noqa: E402
-from mockyard.fixtures import build as build_fixtures  # noqa: E402
 from mockyard.logs import log_config  # noqa: E402
 from mockyard.safety import check_exposure  # noqa: E402
 from mockyard.specs import operations  # noqa: E402
+from mockyard.state import seeded_records  # noqa: E402
 from mockyard.workspace import WATCHED_FILES, watched_dirs  # noqa: E402
 
 _WORKSPACE = click.option(
@@ -211,16 +218,15 @@ def serve(
 @click.option("--seed", type=int, help="Faker seed [default: mockyard.yaml's].")
 @click.option("--api", "api_name", help="Only this API's records.")
 def fixtures(workspace: str, seed: int | None, api_name: str | None) -> None:
-    """Print the sandbox records (catalogue + generated) as JSON; same seed, same output."""
+    """Print the sandbox records (catalogue + generated, and those the inferred collections
+    start with) as JSON; same seed, same output."""
 
     ws = workspace_mod.load(workspace)
     sources = [ws.api(api_name)] if api_name else list(ws.apis)
     chosen = ws.seed if seed is None else seed
-    records = {
-        s.name: build_fixtures(ws.fixtures[s.name], chosen, source=s.fixtures)
-        for s in sources
-        if s.fixtures
-    }
+    files = {s.name: (s.fixtures, ws.fixtures[s.name]) for s in sources}
+    built = seeded_records(files, chosen, lambda s, fixed: inferred_records(ws, s, fixed))
+    records = {api: colls for api, colls in built.items() if api in files and colls}
     click.echo(json.dumps(records, indent=2, sort_keys=True))
 
 
