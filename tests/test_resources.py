@@ -154,6 +154,11 @@ def test_an_invalid_body_gets_the_documented_error_and_stores_nothing(client: Te
     assert (
         client.patch(f"/projects/{uuid.uuid4()}", json={"colour": "red"}).status_code == 422
     )  # additionalProperties: false
+    project = client.get("/projects").json()["data"][0]["id"]
+    tasks = stored(client, "projects", "tasks")
+    not_a_date = client.post(f"/projects/{project}/tasks", json={"title": "T", "due": ""})
+    assert not_a_date.status_code == 422  # the record's schema says format: date
+    assert stored(client, "projects", "tasks") == tasks
 
 
 def test_a_merge_that_would_break_the_schema_is_refused(client: TestClient) -> None:
