@@ -178,6 +178,8 @@ class ResourceHandler:
         self.view = view
         self._action = getattr(self, "_" + mapped.action)
         self._fields = _fields(document, self.resource.record_schema)
+        asked = _fields(document, mapped.request_schema) if mapped.request_schema else ()
+        self._request_defaults = tuple((f.name, f.default) for f in asked if f.default is not None)
         self._required = tuple(required_of(document, self.resource.record_schema))
         self._write_only = frozenset(f.name for f in self._fields if f.write_only)
         response = mapped.response_schema
@@ -314,6 +316,8 @@ class ResourceHandler:
         not send; then the record must be valid for that schema, or nothing is stored."""
         now = ctx.now()
         schema = self.resource.record_schema
+        for name, default in self._request_defaults:  # what the request's schema defaults
+            record.setdefault(name, copy.deepcopy(default))
         for field in self._fields:
             if field.stamp == "updated" or (field.stamp == "created" and field.name not in record):
                 record[field.name] = stamp(now, field.schema)

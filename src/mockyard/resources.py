@@ -96,6 +96,7 @@ class Mapped:
     status: int  # the documented success status
     envelope: Envelope | None  # of the success response; None: it has no JSON body
     request_envelope: tuple[str, ...] = ()
+    request_schema: Any = None  # of the record in the request body (out of its envelope)
     creates: bool = False  # a PUT that creates what does not exist (201 documented)
     filters: tuple[tuple[str, str], ...] = ()  # (argument, record property)
     paging: Paging = field(default_factory=Paging)
@@ -375,6 +376,7 @@ def _map(op: Operation, action: str, resource: Resource, override: Override) -> 
     if action in ("create", "replace", "merge") and body is None:
         return "it takes no JSON request body"
     responses = {str(k) for k in (op.spec.get("responses") or {})}
+    wrapper = _request_envelope(doc, body, resource) if body is not None else ()
     return Mapped(
         operation_id=op.operation_id,
         method=op.method,
@@ -383,7 +385,8 @@ def _map(op: Operation, action: str, resource: Resource, override: Override) -> 
         resource=resource,
         status=status,
         envelope=envelope,
-        request_envelope=_request_envelope(doc, body, resource) if body is not None else (),
+        request_envelope=wrapper,
+        request_schema=_unwrapped(doc, body, wrapper),
         creates=action == "replace" and "201" in responses,
         filters=filters(op, resource.record_schema, {p.property for p in resource.scope})
         if action == "list"
@@ -408,6 +411,12 @@ def _request_envelope(doc: Mapping[str, Any], schema: Any, resource: Resource) -
         if wrapped and name not in record and is_object(doc, deref(doc, sub) or {}):
             return (name,)
     return ()
+
+
+def _unwrapped(doc: Mapping[str, Any], schema: Any, wrapper: tuple[str, ...]) -> Any:
+    for part in wrapper:
+        schema = properties(doc, schema).get(part)
+    return schema
 
 
 # --- names and schemas ------------------------------------------------------------------------
