@@ -48,17 +48,7 @@ class Settings:
 
 
 def settings(raw: Any, source: Path | None = None) -> Settings:
-    """Read an API's `resources:` section (None: every default); WorkspaceError names `source`.
-
-    resources: off                     # no inference for this API
-    resources:
-      records: 5                       # Faker records per collection no fixture fills
-      collections:                     # by inferred collection name
-        receipts: {collection: documents, id: number, where: {type: Receipt}, view: show}
-      operations:                      # by operationId
-        list-pets: {envelope: "data[]"}
-        delete-pet: off
-    """
+    """Read an API's `resources:` section (None: every default); WorkspaceError names `source`."""
     if raw is None or raw is True:
         return Settings()
     if raw is False or raw == "off":

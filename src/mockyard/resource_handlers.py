@@ -197,7 +197,7 @@ class ResourceHandler:
 
     def _delete(self, ctx: Context, kwargs: dict[str, Any]) -> Any:
         record = self._existing(ctx, kwargs)
-        ctx.store.delete(self.resource.collection, record[self.resource.id_property])
+        ctx.store.delete(self.resource.collection, self._key(kwargs))
         if self.mapped.envelope is None:
             return None, self.mapped.status
         return self._answer(ctx, record, self.mapped.status)
@@ -213,7 +213,7 @@ class ResourceHandler:
                 )
         else:
             record[id_property] = self._new_id(ctx)
-        self._server_fields(ctx, record, None)
+        self._server_fields(ctx, record)
         self._store(ctx, record)
         headers = {"Location": self._location(kwargs, record)} if self.mapped.location else {}
         return self._answer(ctx, record, self.mapped.status, headers)
@@ -222,7 +222,7 @@ class ResourceHandler:
         old = self._existing(ctx, kwargs, missing_ok=self.mapped.creates)
         record = self._body(kwargs)
         self._keep_identity(record, kwargs, old)
-        self._server_fields(ctx, record, old)
+        self._server_fields(ctx, record)
         self._store(ctx, record)
         status = self.mapped.status
         if self.mapped.creates:
@@ -234,7 +234,7 @@ class ResourceHandler:
         old = self._existing(ctx, kwargs)
         record = merge_patch(old, self._body(kwargs))
         self._keep_identity(record, kwargs, old)
-        self._server_fields(ctx, record, old)
+        self._server_fields(ctx, record)
         self._store(ctx, record)
         return self._answer(ctx, record, self.mapped.status)
 
@@ -251,8 +251,12 @@ class ResourceHandler:
 
     # --- records ------------------------------------------------------------------------------
 
+    def _key(self, kwargs: dict[str, Any]) -> Any:
+        """The id the item path names."""
+        return kwargs[self.mapped.path_args[self.resource.id_param or ""]]
+
     def _existing(self, ctx: Context, kwargs: dict[str, Any], missing_ok: bool = False) -> Any:
-        key = kwargs[self.mapped.path_args[self.resource.id_param or ""]]
+        key = self._key(kwargs)
         record = ctx.store.get(self.resource.collection, key)
         if record is not None and self._belongs(record, self._scope_values(kwargs)):
             return record
@@ -271,7 +275,7 @@ class ResourceHandler:
     def _keep_identity(self, record: Record, kwargs: dict[str, Any], old: Record | None) -> None:
         """The path's id (not the body's) and, from the stored record, what the client does
         not write: read-only and server-made fields."""
-        record[self.resource.id_property] = kwargs[self.mapped.path_args[self.resource.id_param]]
+        record[self.resource.id_property] = self._key(kwargs)
         self._scope_into(record, kwargs)
         if old is None:
             return
@@ -311,7 +315,7 @@ class ResourceHandler:
             if ctx.store.get(coll, candidate) is None:
                 return candidate
 
-    def _server_fields(self, ctx: Context, record: Record, old: Record | None) -> None:
+    def _server_fields(self, ctx: Context, record: Record) -> None:
         """Times, defaults and whatever else the record's schema requires that the client did
         not send; then the record must be valid for that schema, or nothing is stored."""
         now = ctx.now()
