@@ -23,6 +23,7 @@ LABELS = {
     PG_TWO: "mockyard, 2 on PG",
 }
 OPERATIONS = ("validate", "pay")
+RESOURCE_OPERATIONS = ("resource create", "resource read")  # mockyard only: no baseline has them
 
 
 @dataclass(frozen=True)
@@ -186,7 +187,7 @@ def table(results: Mapping[str, Any]) -> str:
         f"{'scenario':<30}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
         f"{'×connexion':>12}{'×starlette':>12}{'non-2xx':>9}",
     ]
-    for op in OPERATIONS:
+    for op in OPERATIONS + RESOURCE_OPERATIONS:
         for app in APPS:
             run = results["scenarios"].get(op, {}).get(app)
             if not run:

@@ -10,6 +10,8 @@ Scenarios, each on a server started for it on a free 127.0.0.1 port and stopped 
   instances on one PostgreSQL database (a throwaway server), each loaded by its own wrk with
   half the connections, as a load balancer would share them;
 - where a pay's time goes on each backend (`bench.profile`, in process, one pay at a time);
+- a create and a read of an inferred resource (the pet store of `tests/resource_workspace/`, no
+  handler), mockyard with one worker, the reads on the state the creates left;
 - the peak RSS of every worker process, read from /proc at the end of each load scenario;
 - the wall time of `mockyard contract` against a fresh sandbox, when the command exists;
 - cold and warm starts on big generated specs (4 MB, 13 MB) beside Prism's (`startup`).
@@ -38,6 +40,7 @@ from bench.servers import ROOT, App, Probe
 from mockyard import pgtemp
 
 RESULTS = ROOT / "bench" / "results" / "latest.json"
+RESOURCES = ROOT / "tests" / "resource_workspace"
 
 
 def options(argv: list[str] | None) -> argparse.Namespace:
@@ -84,6 +87,7 @@ class Bench:
         self.contract_cli = [sys.executable, "-m", "mockyard.cli"]
         self.pay_check: dict[str, dict[str, int]] = {}
         self.profile: dict[str, Any] = {}
+        self.resource_check: dict[str, int] = {}
 
     def prepare(self) -> None:
         """Request lists and the pay state, from the workspace's own records."""
@@ -129,12 +133,14 @@ class Bench:
         workers: int = 1,
         offset: int = 0,
         stateful: bool = False,
+        probe: Probe | None = None,
     ) -> dict[str, Any]:
         """Warm up, then measure, one server under the walk of `request_list`."""
         pinned = workers == 1
         wrk = self.wrk if pinned else self.unpinned_wrk
         cpu_list = self.server_cpus if pinned else None
-        with servers.running(app, self.scratch, self.probe, *extra, cpu_list=cpu_list) as server:
+        probe = probe or self.probe
+        with servers.running(app, self.scratch, probe, *extra, cpu_list=cpu_list) as server:
             if workers > 1:
                 servers.await_workers(server, workers)
             warm = wrk.run(server.url, request_list, self.opts.warmup, offset)
@@ -209,7 +215,27 @@ class Bench:
         for backend, figures in self.profile.items():
             if figures["statuses"] != {"200": figures["pays"]}:
                 self.failures.append(f"pay profile on {backend}: statuses {figures['statuses']}")
+        out.update(self.resources())
         return out
+
+    def resources(self) -> dict[str, dict[str, Any]]:
+        """A create, then a read of every record created, of an inferred resource."""
+        state = self.scratch / "resource-state.sqlite3"
+        app = servers.mockyard(RESOURCES, "--state", str(state))
+        probe = Probe("GET", workload.PETS)
+        creates = self.scratch / "create.tsv"
+        workload.write_requests(creates, workload.create_requests(20_000))
+        create = self.load("resource create mockyard", app, creates, probe=probe)
+        keys = workload.stored_keys(state)
+        made = sum(create[p]["statuses"].get("201", 0) for p in ("warmup", "measured"))
+        sent = sum(create[p]["issued"] for p in ("warmup", "measured"))
+        self.resource_check = {"stored": len(keys), "answered_201": made, "sent": sent}
+        if not made <= len(keys) - 5 <= sent:  # 5 seeded pets, then one per create
+            self.failures.append(f"resource create: {len(keys)} pets stored, {made} created")
+        reads = self.scratch / "read.tsv"
+        workload.write_requests(reads, workload.read_requests(keys))
+        read = self.load("resource read mockyard", app, reads, probe=probe)
+        return {"resource create": {MOCKYARD: create}, "resource read": {MOCKYARD: read}}
 
     def two_instances(
         self, label: str, state: str, request_list: Path, *, stateful: bool = False
@@ -338,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
                 with_prism=not opts.no_prism,
                 prism_timeout=opts.prism_timeout,
             )
-        print("load: validate and pay …", flush=True)
+        print("load: validate, pay, and a resource's create and read …", flush=True)
         results["scenarios"] = bench.scenarios()
         print("contract run …", flush=True)
         results["contract"] = bench.contract()
@@ -370,6 +396,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     results["pay_check"] = bench.pay_check
     results["pay_profile"] = bench.profile
+    results["resource_check"] = bench.resource_check
     results["failures"] = bench.failures
     results["targets"] = [t.as_dict() for t in report.targets(results)]
     opts.json.parent.mkdir(parents=True, exist_ok=True)

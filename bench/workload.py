@@ -6,6 +6,9 @@ Every request in a list is a 200 on a fresh sandbox:
   the exact amount and the currency's ObjectId and first processor. Repeating one is harmless.
 - `pay`: a full wallet pay of an unpaid bulk invoice by its owner. A pay can succeed only once, so
   the list holds each invoice once and, per (owner, currency), never more than the wallet holds.
+- `resource create` and `resource read`: `POST /pets` and `GET /pets/{id}` of the pet store in
+  `tests/resource_workspace/`, a spec with no handler: an inferred resource. The reads run on the
+  state the creates left, one per stored pet.
 
 The seeded bulk data has a few hundred payable invoices: seconds of load. So the pay scenarios run
 on a state file built here: the workspace's records exactly as `mockyard fixtures` prints them,
@@ -158,6 +161,32 @@ def pay_requests(payable: Iterable[tuple[str, Mapping[str, Any]]]) -> list[Reque
         )
         for token, inv in payable
     ]
+
+
+PETS = "/pets"
+RESOURCE_API = "petstore"
+
+
+def create_requests(count: int) -> list[Request]:
+    """`count` distinct pets to create (a list may be walked again: each walk creates more)."""
+    return [
+        Request("POST", PETS, "none", json.dumps({"name": f"bench pet {n}", "tag": "bench"}))
+        for n in range(count)
+    ]
+
+
+def read_requests(ids: Iterable[str]) -> list[Request]:
+    return [Request("GET", f"{PETS}/{key}", "none") for key in ids]
+
+
+def stored_keys(state: Path, api: str = RESOURCE_API, collection: str = "pets") -> list[str]:
+    """The keys of one collection's records in a state file."""
+    conn = sqlite3.connect(f"file:{state}?mode=ro", uri=True, timeout=30)
+    try:
+        sql = "SELECT key FROM docs WHERE api = ? AND coll = ? ORDER BY key"
+        return [row[0] for row in conn.execute(sql, (api, collection))]
+    finally:
+        conn.close()
 
 
 def write_requests(path: Path, requests: Iterable[Request]) -> int:

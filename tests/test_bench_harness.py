@@ -144,6 +144,18 @@ def test_request_lists_answer_200_and_pays_do_real_work(records: dict, tmp_path:
     assert again.json() == {"message": "Invoice already paid"}
 
 
+def test_resource_lists_create_then_read_an_inferred_resource(tmp_path: Path) -> None:
+    state = tmp_path / "state.sqlite3"
+    app = build(ServeConfig(workspace=str(run.RESOURCES), state=str(state))).app
+    for r in workload.create_requests(3):
+        response = _call(app, r.method, r.path, r.token, r.body)
+        assert response.status_code == 201, response.text
+    keys = workload.stored_keys(state)
+    assert len(keys) == 8  # 5 seeded, 3 created
+    for r in workload.read_requests(keys):
+        assert _call(app, r.method, r.path, r.token).status_code == 200
+
+
 def test_baseline_apps_answer_the_bench_requests_with_200(records: dict) -> None:
     validate = workload.validate_requests(records)[0]
     pay = workload.pay_requests(workload.payable_invoices(records))[0]
@@ -168,7 +180,11 @@ def _results(**rps: float) -> dict[str, Any]:
             "cold_runs": 5,
             "pinning": "pinned",
         },
-        "scenarios": {"validate": scenario, "pay": scenario},
+        "scenarios": {
+            "validate": scenario,
+            "pay": scenario,
+            "resource create": {"mockyard": run(rps["my"])},
+        },
         "cold_start": {"mockyard": {"median_s": 0.9}},
         "rss_mb": {"mockyard": 102.4},
         "contract": {"wall_s": None, "summary": "n/a (mockyard contract not available)"},
@@ -197,6 +213,7 @@ def test_table_shows_ratios_marks_and_a_missing_contract_command() -> None:
     assert f"2.33{times}" in text and f"0.26{times}" in text and f"1.76{times} one worker" in text
     assert "✓" in text and "✗" in text
     assert "n/a (mockyard contract not available)" in text
+    assert "resource create  mockyard        2,100.0" in text
 
 
 FAKE_CLI = """

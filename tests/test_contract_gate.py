@@ -37,7 +37,8 @@ def broken() -> Iterator[Broken]:
 def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSandbox]:
     """A sandbox started with an admin token, as a shared one must be."""
     state = tmp_path_factory.mktemp("guarded") / "state.sqlite3"
-    sandbox = start_sandbox(state, admin_token=ADMIN)
+    # A journal large enough to hold a whole contract run's requests, which the tests read.
+    sandbox = start_sandbox(state, "--journal-size", "20000", admin_token=ADMIN)
     yield sandbox
     sandbox.stop()
 
@@ -122,13 +123,14 @@ def test_a_wrong_admin_token_is_a_usage_error(guarded: LiveSandbox) -> None:
 def journal(
     sandbox: LiveSandbox, admin: str | None = None, *, clear: bool = False
 ) -> list[dict[str, object]]:
-    """The newest 500 requests of the journal (not state); emptied instead when `clear`."""
+    """Every request the journal holds (not state); emptied instead when `clear`."""
     headers = {"Authorization": f"Bearer {admin}"} if admin else {}
     url = f"{sandbox.url}/__mockyard/requests"
     if clear:
         httpx.delete(url, headers=headers, timeout=30).raise_for_status()
         return []
-    answer = httpx.get(url, params={"limit": 500}, headers=headers, timeout=30).json()
+    size = httpx.get(url, params={"limit": 1}, headers=headers, timeout=30).json()["size"]
+    answer = httpx.get(url, params={"limit": size}, headers=headers, timeout=30).json()
     return answer["requests"]
 
 

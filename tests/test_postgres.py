@@ -39,7 +39,10 @@ from mockyard.pgtemp import TempPostgres
 from mockyard.store import Store, Transaction, open_store, shown
 
 PAY = "/api/v1/billing/invoice/pay"
-CHARGEBEE_500 = "Sorry, something went wrong when trying to process the request"
+CHARGEBEE_503 = (  # the official spec's 503, for a state that cannot be reached
+    "Sorry, the server is currently unable to handle the request due to a temporary overload "
+    "or scheduled maintenance. Please retry after sometime."
+)
 RECORDS = {"demo": {"counters": {"a": {"n": 0}, "b": {"n": 0}}}}
 
 
@@ -221,14 +224,14 @@ def test_a_database_that_goes_away_gets_documented_5xx_and_instances_recover() -
             assert answers == {
                 "cargoextra": (500, {"message": "Unexpected Error"}),
                 "chargebee": (
-                    500,
+                    503,
                     {
-                        "message": CHARGEBEE_500,
+                        "message": CHARGEBEE_503,
                         "type": "operation_failed",
-                        "api_error_code": "internal_error",
-                        "error_code": "internal_error",
-                        "error_msg": CHARGEBEE_500,
-                        "http_status_code": 500,
+                        "api_error_code": "internal_temporary_error",
+                        "error_code": "internal_temporary_error",
+                        "error_msg": CHARGEBEE_503,
+                        "http_status_code": 503,
                     },
                 ),
                 "invoicexpress": (503, b""),

@@ -578,3 +578,27 @@ def test_records_the_handlers_write_can_be_put_back(client: httpx.Client) -> Non
 
 def test_no_traceback_after_the_corpus(sandbox: LiveSandbox) -> None:
     assert "Traceback" not in sandbox.log_text()
+
+
+def test_every_seeded_record_satisfies_its_collections_schema(tmp_path: Any) -> None:
+    """What a reset writes is a record the state API would accept: catalogue, Faker bulk and
+    the inferred collections' seeds, for every API (else a record read back and written again
+    would be refused, and the schemas would not say what the handlers really keep)."""
+    from mockyard import record_schemas
+    from mockyard.app import ServeConfig, build
+
+    sandbox = build(ServeConfig(workspace=str(ROOT), state=str(tmp_path / "state.sqlite3")))
+    ws = sandbox.workspace
+    seeded = sandbox.state.seeded()
+    schemas = record_schemas.load(
+        {s.name: (s.fixtures, ws.fixtures[s.name]) for s in ws.apis}, seeded
+    )
+    refused = [
+        (api, coll, key, schemas[api][coll].errors(key, record)[:1])
+        for api, collections in seeded.items()
+        for coll, records in collections.items()
+        for key, record in records.items()
+        if schemas[api][coll].errors(key, record)
+    ]
+    assert sum(len(c) for cs in seeded.values() for c in cs.values()) > 1000
+    assert refused == []

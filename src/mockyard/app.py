@@ -36,7 +36,7 @@ from starlette.middleware import Middleware
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mockyard import admin_spec, controls, origins, record_schemas, workspace
+from mockyard import admin_spec, controls, origins, record_schemas, resource_seeds, workspace
 from mockyard.admin import PREFIX, admin_app
 from mockyard.auth import Identify
 from mockyard.connexion_app import Background, connexion_app
@@ -118,7 +118,9 @@ def build(config: ServeConfig, ws: workspace.Workspace | None = None) -> Sandbox
         raise WorkspaceError("a state file or database URL is required (ServeConfig.state)")
     store = open_store(config.state, durable=config.durable)
     seed = config.seed if config.seed is not None else ws.seed
-    state = SandboxState(store, fixture_files, seed)
+    state = SandboxState(
+        store, fixture_files, seed, lambda s, built: inferred_records(ws, s, built)
+    )
     if config.reload:  # the fixtures may have changed since the last start
         state.reset()
     else:
@@ -223,6 +225,13 @@ def _credentials(ws: workspace.Workspace) -> list[Credential]:
                     )
                 )
     return found
+
+
+def inferred_records(
+    ws: workspace.Workspace, seed: int, built: Mapping[str, Mapping[str, Any]]
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """The seeded records of the inferred collections the fixtures (`built`) do not fill."""
+    return resource_seeds.seed_records(ws.inference, ws.merged, seed, built)
 
 
 def served_workspace(config: ServeConfig) -> workspace.Workspace:

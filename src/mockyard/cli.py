@@ -21,13 +21,20 @@ warnings.filterwarnings("ignore", message=".*httpx2.*")
 
 from mockyard import origins, startup  # noqa: E402
 from mockyard import workspace as workspace_mod  # noqa: E402
-from mockyard.app import CONFIG_ENV, Sandbox, ServeConfig, build, served_workspace  # noqa: E402
+from mockyard.app import (  # noqa: E402
+    CONFIG_ENV,
+    Sandbox,
+    ServeConfig,
+    build,
+    inferred_records,
+    served_workspace,
+)
 from mockyard.controls import parse_latency  # noqa: E402
 from mockyard.errors import MockyardError  # noqa: E402
-from mockyard.fixtures import build as build_fixtures  # noqa: E402
 from mockyard.logs import log_config  # noqa: E402
 from mockyard.safety import check_exposure  # noqa: E402
 from mockyard.specs import operations  # noqa: E402
+from mockyard.state import seeded_records  # noqa: E402
 from mockyard.store import is_url, normalised, shown  # noqa: E402
 from mockyard.workspace import WATCHED_FILES, watched_dirs  # noqa: E402
 
@@ -249,16 +256,15 @@ def serve(
 @click.option("--seed", type=int, help="Faker seed [default: mockyard.yaml's].")
 @click.option("--api", "api_name", help="Only this API's records.")
 def fixtures(workspace: str, seed: int | None, api_name: str | None) -> None:
-    """Print the sandbox records (catalogue + generated) as JSON; same seed, same output."""
+    """Print the sandbox records (catalogue + generated, and those the inferred collections
+    start with) as JSON; same seed, same output."""
 
     ws = workspace_mod.load(workspace)
     sources = [ws.api(api_name)] if api_name else list(ws.apis)
     chosen = ws.seed if seed is None else seed
-    records = {
-        s.name: build_fixtures(ws.fixtures[s.name], chosen, source=s.fixtures)
-        for s in sources
-        if s.fixtures
-    }
+    files = {s.name: (s.fixtures, ws.fixtures[s.name]) for s in sources}
+    built = seeded_records(files, chosen, lambda s, fixed: inferred_records(ws, s, fixed))
+    records = {api: colls for api, colls in built.items() if api in files and colls}
     click.echo(json.dumps(records, indent=2, sort_keys=True))
 
 
@@ -282,6 +288,7 @@ def specs_command(workspace: str, spec_files: tuple[str, ...], as_json: bool) ->
     for op in result.operations:
         route = f"{op.method.upper():<6} {op.path}"
         click.echo(f"{op.api:<{width}}  {route:<50} {op.operation_id:<40} {op.answered_by}")
+    _show_resources(result)
     for api, files in result.upstream.items():
         departures = [d for d in result.departures if d.api == api]
         click.echo(f"\n{api}: {len(departures)} departure(s) from {len(files)} upstream file(s)")
@@ -297,10 +304,34 @@ def specs_command(workspace: str, spec_files: tuple[str, ...], as_json: bool) ->
             click.echo(f"    - {note}")
 
 
+def _show_resources(result: Any) -> None:
+    """The inferred resources of a drift.SpecReport, and the operations none answers."""
+    if result.resources:
+        click.echo("\nresources inferred from the specs:")
+    for res in result.resources:
+        extra = [f"collection {res.collection}", f"id {res.id_property}"]
+        extra += [f"parent {p}" for p in res.parents]
+        extra += [f"where {k}={v}" for k, v in res.where.items()]
+        extra += [f"view {res.view}"] if res.view else []
+        paths = res.collection_path + (f", {res.item_path}" if res.item_path else "")
+        click.echo(f"  {res.api}  {res.name}  ({paths})  {', '.join(extra)}")
+        for op in res.operations:
+            envelope = f"  envelope {op.envelope}" if op.envelope else ""
+            route = f"{op.method:<6} {op.path}"
+            click.echo(f"    {route:<56} {op.action:<8} {op.operation_id}{envelope}")
+    if result.not_mapped:
+        click.echo("\nnot answered by a resource:")
+    for op in result.not_mapped:
+        route = f"{op.method:<6} {op.path}"
+        click.echo(f"  {op.api}  {route:<56} {op.operation_id}: {op.reason}")
+
+
 def _jsonable(result: Any) -> dict[str, object]:
     """A drift.SpecReport as plain JSON data."""
     return {
         "operations": [dataclasses.asdict(o) for o in result.operations],
+        "resources": [dataclasses.asdict(r) for r in result.resources],
+        "not_mapped": [dataclasses.asdict(n) for n in result.not_mapped],
         "departures": [dataclasses.asdict(d) for d in result.departures],
         "upstream": {api: [str(p) for p in files] for api, files in result.upstream.items()},
         "notes": result.notes,
@@ -521,8 +552,10 @@ def _banner(sandbox: Sandbox, host: str, port: int, state: str, guarded: bool) -
         )
         click.echo(f"\n  {source.name}  ({spec}, {len(ops)} operations)")
         width = max((len(op.path) for op in ops), default=0)
+        answered = {op.operation_id: op.answered_by for op in sandbox.workspace.index}
         for op in ops:
-            click.echo(f"    {op.method.upper():<7} {op.path:<{width}}  {op.operation_id}")
+            who = "  (resource)" if answered.get(op.operation_id) == "resource" else ""
+            click.echo(f"    {op.method.upper():<7} {op.path:<{width}}  {op.operation_id}{who}")
         credentials = ws.fixtures[source.name].get("credentials") or []
         if credentials:
             click.echo("    tokens:")

@@ -22,7 +22,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from connexion import AsyncApp, Resolution, Resolver, request
-from connexion.decorators.parameter import sanitized
 from connexion.middleware import ConnexionMiddleware
 from connexion.middleware.exceptions import ExceptionMiddleware
 from connexion.middleware.security import SecurityMiddleware
@@ -33,7 +32,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mockyard import auth, forms
-from mockyard.operations import Operation, OperationIndex, deref
+from mockyard.operations import Operation, OperationIndex, argument
 from mockyard.validation import validator_map
 
 logger = logging.getLogger("mockyard")
@@ -212,11 +211,5 @@ def _endpoint(op: Operation, invoke: Invoke) -> Callable[..., Any]:
 def arguments(op: Operation) -> tuple[list[str], str]:
     """The names Connexion passes an operation's path and query parameters under, and its
     body's (`x-body-name`, else `body`)."""
-    names = []
-    for param in op.parameters:
-        if param["in"] == "path":
-            names.append(sanitized(str(param["name"]).replace("-", "_")))
-        elif param["in"] == "query":
-            names.append(sanitized(str(param["name"])))
-    request_body = deref(op.document, op.spec.get("requestBody")) or {}
-    return [n for n in names if n], str(request_body.get("x-body-name", "body"))
+    names = [argument(p) for p in op.parameters if p["in"] in ("path", "query")]
+    return [n for n in names if n], op.body_argument

@@ -253,8 +253,13 @@ class ContractResult:
 
     @property
     def new_failures(self) -> tuple[FailureFound, ...]:
-        """The failures that fail the gate: every one, or those a baseline does not list."""
-        return tuple(f for f in self.failures if not f.known)
+        """The failures that fail the gate: every one, or those a baseline does not list, but
+        for those of an operation the run did not reach (every answer a refusal, or the same
+        404: what they found is the misconfiguration the untested verdict names, exit 2)."""
+        unreached = {(r.api, r.operation) for r in self.untested}
+        return tuple(
+            f for f in self.failures if not f.known and (f.api, f.operation) not in unreached
+        )
 
     @property
     def known_failures(self) -> tuple[FailureFound, ...]:

@@ -1,5 +1,6 @@
-"""What `mockyard specs` reports: every operation and who answers it, and where each effective
-spec departs from the vendor's own blocks in `specs/upstream/<api>/`.
+"""What `mockyard specs` reports: every operation and who answers it (a handler, an inferred
+resource, or the generator), each inferred resource and why an operation is not one's, and
+where each effective spec departs from the vendor's own blocks in `specs/upstream/<api>/`.
 
 Both sides are read the way the sandbox reads them (3.1 converted to 3.0, component names made
 safe, `$ref`s followed), then compared by operation (method and path), parameters (presence,
@@ -17,6 +18,7 @@ from typing import Any
 
 from mockyard import specs
 from mockyard.fakedata import resolve_ref
+from mockyard.resources import Inference
 from mockyard.workspace import Workspace
 
 UPSTREAM_DIR = Path("specs") / "upstream"
@@ -25,13 +27,52 @@ _MAX_DEPTH = 6
 
 @dataclass(frozen=True)
 class OperationInfo:
-    """One served operation and what answers it: `handler` or `generator`."""
+    """One served operation and what answers it: `handler`, `resource` or `generator`."""
 
     api: str
     method: str
     path: str
     operation_id: str
     answered_by: str
+
+
+@dataclass(frozen=True)
+class ResourceOperation:
+    """An operation an inferred resource answers, and how."""
+
+    method: str
+    path: str
+    operation_id: str
+    action: str  # list, create, read, replace, merge or delete
+    envelope: str  # where the record sits in the answer ("" for the body itself)
+
+
+@dataclass(frozen=True)
+class ResourceInfo:
+    """One inferred resource: its paths, store collection, id property and operations."""
+
+    api: str
+    name: str
+    collection: str
+    collection_path: str
+    item_path: str | None
+    id_property: str
+    parents: list[str]  # record property <- path parameter, for a nested collection
+    where: dict[str, Any]
+    view: str | None
+    records: int  # seeded when no fixture fills the collection
+    operations: list[ResourceOperation]
+
+
+@dataclass(frozen=True)
+class NotMapped:
+    """An operation no inferred resource answers, and why."""
+
+    api: str
+    method: str
+    path: str
+    operation_id: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -49,6 +90,8 @@ class SpecReport:
     """Everything `mockyard specs` shows."""
 
     operations: list[OperationInfo] = field(default_factory=list)
+    resources: list[ResourceInfo] = field(default_factory=list)
+    not_mapped: list[NotMapped] = field(default_factory=list)
     departures: list[Departure] = field(default_factory=list)
     upstream: dict[str, list[Path]] = field(default_factory=dict)
     notes: dict[str, list[str]] = field(default_factory=dict)  # what 3.1 conversion dropped
@@ -57,6 +100,7 @@ class SpecReport:
 def report(ws: Workspace) -> SpecReport:
     """Read and check every spec of `ws` (and its upstream blocks) and compare them."""
     out = SpecReport()
+    inference = ws.inference
     for source in ws.apis:
         conversion = ws.conversions[source.name]
         doc = conversion.document
@@ -65,6 +109,8 @@ def report(ws: Workspace) -> SpecReport:
         defined = ws.handler_names[source.name]
         for op in specs.operations(doc, source.name):
             answered = "handler" if specs.handler_name(op.operation_id) in defined else "generator"
+            if op.operation_id in inference.mapped and answered == "generator":
+                answered = "resource"
             out.operations.append(
                 OperationInfo(
                     source.name, op.method, source.prefix + op.path, op.operation_id, answered
@@ -75,8 +121,42 @@ def report(ws: Workspace) -> SpecReport:
         if files:
             out.upstream[source.name] = files
             out.departures.extend(compare(source.name, doc, [specs.load_spec(f) for f in files]))
-    ws.merged  # noqa: B018 - collisions between specs are errors too
+    out.resources, out.not_mapped = _resources(inference)
     return out
+
+
+def _resources(inference: Inference) -> tuple[list[ResourceInfo], list[NotMapped]]:
+    infos = []
+    for resource in inference.resources:
+        ops = [
+            ResourceOperation(
+                method,
+                path,
+                mapped.operation_id,
+                mapped.action,
+                str(mapped.envelope) if mapped.envelope is not None else "",
+            )
+            for (method, path), mapped in inference.operations_of(resource)
+        ]
+        infos.append(
+            ResourceInfo(
+                api=resource.api,
+                name=resource.name,
+                collection=resource.collection,
+                collection_path=resource.collection_path,
+                item_path=resource.item_path,
+                id_property=resource.id_property,
+                parents=[f"{p.property} <- {{{p.param}}}" for p in resource.scope],
+                where=dict(resource.where),
+                view=resource.view,
+                records=resource.records,
+                operations=ops,
+            )
+        )
+    skipped = [
+        NotMapped(u.api, u.method, u.path, u.operation_id, u.reason) for u in inference.unmapped
+    ]
+    return infos, skipped
 
 
 def compare(

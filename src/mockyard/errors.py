@@ -20,7 +20,8 @@
      │    ├── RateLimited             the caller used up its rate limit (429)
      │    ├── InjectedFault           a fault control answers with the API's 500
      │    ├── StateUnavailable        the state database cannot be reached (503)
-     │    └── PreferredFailure        `Prefer: code=` asked for an error the spec has no example of
+     │    ├── PreferredFailure        `Prefer: code=` asked for an error the spec has no example of
+     │    └── RecordRefused           an inferred resource's 404, 409 or invalid record
      └── ApiError                    an answer in the served API's own error format
           └── UnsatisfiablePreference a `Prefer` header the operation cannot honour
 
@@ -28,6 +29,7 @@
     Deferred                         not an error: the fast reader hands a request to Connexion
     WriteNeeded                      not an error: a read-only transaction must rerun as a writer
     Conflict                         not an error: a transaction lost a serialisation conflict
+    CyclicSchema                     not an error: a schema refers to itself (cannot be inlined)
 
 Errors a command can end with carry the process `exit_code`; the CLI shows them once, as one
 line (`cli.main`). Errors a request can end with carry what its answer needs (status, title,
@@ -212,6 +214,16 @@ class PreferredFailure(RequestRefused):
         self.title = reason_phrase(status)
 
 
+class RecordRefused(RequestRefused):
+    """An inferred resource refuses a request: no such record (404), its id is taken (409), or
+    the record it would store breaks its schema (the API's documented 400 or 422)."""
+
+    def __init__(self, status: int, title: str, detail: str = "") -> None:
+        super().__init__(detail)
+        self.status = status
+        self.title = title
+
+
 class ApiError(MockyardError):
     """An HTTP answer in the API's own documented error format.
 
@@ -265,6 +277,10 @@ class WriteNeeded(Exception):
 
 class Conflict(Exception):
     """The backend aborted a transaction to keep transactions serialisable; rerun the work."""
+
+
+class CyclicSchema(Exception):
+    """A schema whose `$ref`s lead back to it cannot be written out in full (`inline`)."""
 
 
 @dataclass(frozen=True)

@@ -30,8 +30,8 @@ from starlette.types import Message, Receive, Scope
 
 from mockyard import forms
 from mockyard.asgi_scope import query_pairs
-from mockyard.errors import Deferred, MalformedForm
-from mockyard.operations import Operation, deref
+from mockyard.errors import CyclicSchema, Deferred, MalformedForm
+from mockyard.operations import Operation, deref, inline
 from mockyard.validation import FORMATS, PLAIN_NUMBER, compiled, well_formed
 
 _SCALARS = {"string", "integer", "number", "boolean"}
@@ -220,13 +220,13 @@ def _compile(op: Operation) -> _Plan | None:
     try:
         params = tuple(_param(op, p) for p in op.parameters)
         return _with_body(op, params)
-    except Deferred:
+    except (Deferred, CyclicSchema):  # a cycle in a schema is not plain either
         return None
 
 
 def _param(op: Operation, param: Mapping[str, Any]) -> _Param:
     name, location = str(param["name"]), str(param["in"])
-    schema = _inline(op.document, param.get("schema"))
+    schema = inline(op.document, param.get("schema"))
     if location not in ("path", "query", "header") or not isinstance(schema, dict):
         raise Deferred
     kind = schema.get("type")
@@ -268,24 +268,10 @@ def _with_body(op: Operation, params: tuple[_Param, ...]) -> _Plan:
         media, types = content[forms.FORM_MEDIA_TYPE], _FORM_TYPES
     else:
         raise Deferred
-    schema = _inline(op.document, deref(op.document, media).get("schema"))
+    schema = inline(op.document, deref(op.document, media).get("schema"))
     if not isinstance(schema, dict) or schema.get("nullable") or sanitized(name) != name:
         raise Deferred
     return _Plan(params, types, schema, fast_validator(schema, Draft4RequestValidator), name)
-
-
-def _inline(document: Mapping[str, Any], node: Any, seen: tuple[str, ...] = ()) -> Any:
-    """`node` with every `$ref` in it replaced by what it points at; a cycle is not plain."""
-    if isinstance(node, Mapping):
-        ref = node.get("$ref")
-        if isinstance(ref, str):
-            if ref in seen or len(seen) > 32:
-                raise Deferred
-            return _inline(document, deref(document, {"$ref": ref}, 1), (*seen, ref))
-        return {k: _inline(document, v, seen) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_inline(document, v, seen) for v in node]
-    return node
 
 
 # Keywords on which jsonschema-rs is at least as strict as Connexion's Python validators: the same

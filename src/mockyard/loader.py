@@ -81,6 +81,7 @@ def _read(path: Path, raw: bytes) -> tuple[dict[str, Any], list[Path], list[str]
     # Whole-document walks cost a second on a 13 MB spec; the text says when one is needless.
     files = bundle.bundle(doc, path) if _EXTERNAL_REF.search(text) else []
     notes = tidy.info(doc, path)  # Prism serves a document without one
+    notes += tidy.reference_siblings(doc)  # vendors' generators write them; their schema refuses
     safe_component_names(doc, encoded_refs="%" in text)  # before any check: 3.1 wants them
     return doc, files, notes
 

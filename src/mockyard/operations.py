@@ -25,9 +25,11 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
+from connexion.decorators.parameter import sanitized
 from connexion.utils import is_json_mimetype
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from mockyard.errors import CyclicSchema
 from mockyard.specs import API_TAG, METHODS
 
 Handler = Callable[..., Any]
@@ -69,10 +71,7 @@ class Operation:
     document: Mapping[str, Any] = field(repr=False)
     handler: Handler | None = field(default=None, repr=False)
     security: tuple[Requirement, ...] = ()  # alternatives; () means no authentication
-
-    @property
-    def answered_by(self) -> str:
-        return "handler" if self.handler is not None else "generator"
+    answered_by: str = "generator"  # handler, resource (inferred from the spec) or generator
 
     @property
     def writes(self) -> bool:
@@ -88,6 +87,12 @@ class Operation:
             if isinstance(param, Mapping) and "name" in param and "in" in param:
                 merged[(str(param["name"]), str(param["in"]))] = param
         return tuple(merged.values())
+
+    @functools.cached_property
+    def body_argument(self) -> str:
+        """The argument the request body is passed as (`x-body-name`, else `body`)."""
+        request_body = deref(self.document, self.spec.get("requestBody")) or {}
+        return str(request_body.get("x-body-name", "body"))
 
     @functools.cached_property
     def produces(self) -> tuple[str, ...]:
@@ -115,12 +120,21 @@ class Operation:
         return frozenset(p.name for p in params).__contains__
 
 
+def argument(param: Mapping[str, Any]) -> str:
+    """The keyword a path or query parameter is passed to its handler as, as Connexion names it
+    (`pythonic_params` off): `pet-id` in a path is `pet_id`, `a[b]` in a query `a_b`."""
+    name = str(param["name"])
+    return sanitized(name.replace("-", "_") if param.get("in") == "path" else name)
+
+
 class Match(NamedTuple):
     """What the index found for one request (a tuple: one is made per request).
 
     `operation` is None when no route matched: `allowed` then lists the methods the path has
-    (a 405), `redirect` names the path with (or without) its trailing slash that does match, and
-    `api` is the API the path looks closest to, whose error format the answer uses.
+    (a 405), `redirect` names the path with (or without) its trailing slash that does match,
+    `near` is the operation the path would reach were its parameters of their types (its 404
+    is the answer), and `api` is the API the path looks closest to, whose error format the
+    answer uses.
     """
 
     operation: Operation | None
@@ -128,6 +142,7 @@ class Match(NamedTuple):
     path_params: Mapping[str, str] = MappingProxyType({})
     allowed: tuple[str, ...] = ()
     redirect: str | None = None
+    near: Operation | None = None
 
 
 NO_MATCH = Match(None, None)
@@ -145,6 +160,7 @@ class _Route:
     pattern: re.Pattern[str]
     groups: Mapping[str, str]  # regex group -> path parameter name
     operations: Mapping[str, Operation]  # method -> operation, in the spec's order
+    loose: re.Pattern[str]  # the path with any one segment for each parameter
 
 
 class OperationIndex:
@@ -154,8 +170,11 @@ class OperationIndex:
         self,
         document: Mapping[str, Any],
         handler: Callable[[str, str], Handler | None] = lambda _api, _op: None,
+        inferred: Mapping[str, Handler] = MappingProxyType({}),
     ) -> None:
-        """`handler(api, operation_id)` is the function that answers an operation, or None."""
+        """`handler(api, operation_id)` is the workspace's function that answers an operation,
+        or None; `inferred` (operationId -> function) answers, for the resources inferred from
+        the spec, the operations no such function answers."""
         self.document = document
         self.by_id: dict[str, Operation] = {}
         schemes = _schemes(document)
@@ -171,6 +190,10 @@ class OperationIndex:
                 api = str(spec.get(API_TAG, ""))
                 op_id = str(spec.get("operationId") or f"{method}_{path}")
                 requirements = spec.get("security", document.get("security")) or []
+                fn = handler(api, op_id)
+                answered_by = "handler" if fn is not None else "generator"
+                if fn is None and op_id in inferred:
+                    fn, answered_by = inferred[op_id], "resource"
                 op = Operation(
                     api=api,
                     operation_id=op_id,
@@ -179,14 +202,16 @@ class OperationIndex:
                     spec=spec,
                     path_item=item,
                     document=document,
-                    handler=handler(api, op_id),
+                    handler=fn,
                     security=_requirements(requirements, schemes),
+                    answered_by=answered_by,
                 )
                 ops[op.method] = op
                 self.by_id[op_id] = op
             if ops:
                 pattern, groups = _compile_path(path, ops.values())
-                self._routes.append(_Route(path, pattern, groups, ops))
+                loose = re.compile(re.sub(r"\\\{[^}]*\\\}", "[^/]+", re.escape(path)))
+                self._routes.append(_Route(path, pattern, groups, ops, loose))
         self.apis = tuple(dict.fromkeys(op.api for op in self.by_id.values()))
         self._static: dict[str, list[_Route]] = {}
         for route in self._routes:
@@ -216,6 +241,11 @@ class OperationIndex:
             other = path[:-1] if path.endswith("/") else path + "/"
             if self._find(method, other) is not None:
                 return Match(None, api, redirect=other)
+        wanted = "GET" if method == "HEAD" else method
+        for route in self._routes:
+            near = route.operations.get(wanted)
+            if near is not None and route.loose.fullmatch(path):
+                return Match(None, near.api, near=near)
         return Match(None, api)
 
     def _candidates(self, path: str) -> list[_Route]:
@@ -269,6 +299,21 @@ def deref(document: Mapping[str, Any], node: Any, depth: int = 32) -> Any:
     while depth and isinstance(node, Mapping) and isinstance(node.get("$ref"), str):
         node = _pointer(document, node["$ref"])
         depth -= 1
+    return node
+
+
+def inline(document: Mapping[str, Any], node: Any, seen: tuple[str, ...] = ()) -> Any:
+    """`node` with every `$ref` in it replaced by what it points at (a validator compiled from
+    it needs no document); `CyclicSchema` when they lead back to themselves."""
+    if isinstance(node, Mapping):
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            if ref in seen or len(seen) > 32:
+                raise CyclicSchema(ref)
+            return inline(document, deref(document, {"$ref": ref}, 1), (*seen, ref))
+        return {k: inline(document, v, seen) for k, v in node.items()}
+    if isinstance(node, list):
+        return [inline(document, v, seen) for v in node]
     return node
 
 

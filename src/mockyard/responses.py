@@ -28,7 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from mockyard.errors import ApiError, DropConnection, Failure, RequestRefused, reason_phrase
 from mockyard.mocking import Responder
 from mockyard.operations import Match, Operation, match_of
-from mockyard.prefer import Preference
+from mockyard.prefer import Preference, response_key
 from mockyard.runtime import Runtime, default_failure
 
 logger = logging.getLogger("mockyard")
@@ -131,12 +131,21 @@ class Answers:
 
     def for_failure(self, match: Match, failure: Failure) -> ApiError:
         """The API's hook renders the failure; else the operation's documented answer for its
-        status (its example or a body valid for its schema); else RFC 9457."""
+        status (its example or a body valid for its schema); else RFC 9457.
+
+        The operation is the one matched, or for a 404 the one the path would reach were its
+        parameters of their types. A request it finds invalid (400) is its 422 when it
+        documents that and no 400, as APIs that answer validation errors with 422 do."""
         hooks = self.runtime.hooks(match.api)
-        if hooks.renders_failures or match.operation is None:
+        op = match.operation or match.near
+        if hooks.renders_failures or op is None:
             return hooks.render_failure(failure)
+        documented = op.spec.get("responses") or {}
+        invalid = failure.status == 400 and response_key(400, documented) in (None, "default")
+        if invalid and "422" in {str(k) for k in documented}:
+            failure = Failure(422, "Unprocessable Content", failure.detail)
         try:
-            answer = self.responder.answer(match.operation, {}, Preference(code=failure.status))
+            answer = self.responder.answer(op, {}, Preference(code=failure.status))
         except ApiError:  # the operation documents nothing for this status
             return default_failure(failure)
         return ApiError(

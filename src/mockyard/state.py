@@ -3,22 +3,32 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from mockyard import cache, fixtures
 from mockyard.store import Store
 
+Built = dict[str, dict[str, dict[str, Any]]]
+"""api -> collection -> key -> record."""
+Generated = Callable[[int, Built], Built]
+"""Records for a seed beyond the fixtures' (given those): the inferred collections'."""
+
 
 class SandboxState:
     """The store, seeded from every API's fixtures; `reset` rebuilds it, maybe with a new seed."""
 
     def __init__(
-        self, store: Store, fixture_files: Mapping[str, tuple[Path | None, Any]], seed: int
+        self,
+        store: Store,
+        fixture_files: Mapping[str, tuple[Path | None, Any]],
+        seed: int,
+        generated: Generated | None = None,
     ):
         self.store = store
         self.fixture_files = fixture_files
+        self.generated = generated
         self.apis = tuple(fixture_files)
         self._first_seed = seed  # used until the store holds state
         self._built: dict[int, dict[str, dict[str, Any]]] = {}  # seed -> records; builds are pure
@@ -50,12 +60,27 @@ class SandboxState:
         seed = self._first_seed if seed is None else seed
         records = self._built.get(seed)
         if records is None:  # Faker is the slow part of a reset; the same seed builds the same
-            records = {
-                api: _built_records(fixture or {}, seed, path)
-                for api, (path, fixture) in self.fixture_files.items()
-            }
+            records = seeded_records(self.fixture_files, seed, self.generated)
             self._built = {seed: records}
         return records
+
+
+def seeded_records(
+    fixture_files: Mapping[str, tuple[Path | None, Any]],
+    seed: int,
+    generated: Generated | None = None,
+) -> Built:
+    """Every record a reset to `seed` stores: the fixtures', then `generated`'s for the
+    collections no fixture fills."""
+    records: Built = {
+        api: _built_records(fixture or {}, seed, path)
+        for api, (path, fixture) in fixture_files.items()
+    }
+    for api, colls in (generated(seed, records) if generated else {}).items():
+        mine = records.setdefault(api, {})
+        for coll, docs in colls.items():
+            mine.setdefault(coll, docs)
+    return records
 
 
 def _built_records(fixture: Mapping[str, Any], seed: int, path: Path | None) -> dict[str, Any]:

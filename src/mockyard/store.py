@@ -30,6 +30,8 @@ Records = Mapping[str, Mapping[str, Mapping[str, Document]]]
 T = TypeVar("T")
 URL_SCHEMES = ("postgresql://", "postgres://")
 MAX_ATTEMPTS = 50  # serialisation conflicts in a row before a request gives up (never seen)
+BOOKKEEPING_API = "_mockyard"  # the engine's own documents (counters), never business data
+SEQUENCES = "sequences"
 
 
 class Transaction(ABC):
@@ -125,6 +127,16 @@ class ApiStore:
 
     def items(self, coll: str) -> Iterator[tuple[str, Document]]:
         return self._tx.items(self._api, coll)
+
+    def sequence(self, coll: str, floor: Callable[[], int] = lambda: 0) -> int:
+        """The next number of a counter kept for `coll`, in this transaction: 1 more than the
+        last one, or than `floor()` the first time after a reset. Writers are serialised, so
+        no two requests, in any worker, ever get the same number."""
+        key = f"{self._api}/{coll}"
+        last = self._tx.get(BOOKKEEPING_API, SEQUENCES, key)
+        number = (int(last["last"]) if last else floor()) + 1
+        self._tx.put(BOOKKEEPING_API, SEQUENCES, key, {"last": number})
+        return number
 
 
 def is_url(location: str) -> bool:

@@ -4,7 +4,10 @@
 - an operation without `responses`: a `default` response, as OpenAPI 3.1 allows;
 - a schema's `default` or `example` that its own schema refuses (`default: null` on a string
   that is not nullable, `example: 5` on an array): dropped, since a mock that sent it would
-  break the contract it serves, and Connexion would refuse the whole document.
+  break the contract it serves, and Connexion would refuse the whole document;
+- a reference object (a parameter, response, request body, header or example given as `$ref`)
+  that repeats what it refers to beside the `$ref` (some vendors' generators do, in their own
+  spec): OpenAPI ignores those keys, and its JSON Schema refuses them, so they are dropped.
 
 The notes are what `mockyard specs` lists under the API; nothing here fails.
 """
@@ -34,6 +37,72 @@ def tidy(doc: dict[str, Any]) -> list[str]:
                 notes.append(f"paths.{route}.{method}: no responses; a default response added")
     notes.extend(_invalid_values(doc))
     return notes
+
+
+_REFERENCE_KEYS = frozenset({"$ref", "summary", "description"})  # what 3.1 allows beside $ref
+_COMPONENTS = ("parameters", "responses", "requestBodies", "headers", "examples", "links")
+
+
+def reference_siblings(doc: dict[str, Any]) -> list[str]:
+    """Drop what stands beside `$ref` in reference objects (not in schemas, where JSON Schema
+    gives siblings a meaning); before any check, in any version."""
+    notes = []
+    for where, node in _references(doc):
+        extra = sorted(k for k in node if k not in _REFERENCE_KEYS)
+        if extra:
+            for key in extra:
+                del node[key]
+            notes.append(f"{where}: beside $ref, ignored as OpenAPI says: {', '.join(extra)}")
+    return notes
+
+
+def _references(doc: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(where, object) for each place OpenAPI allows a reference object outside schemas."""
+    for route, item in _mapping(doc.get("paths")).items():
+        yield from _parameters(item, f"paths.{route}")
+        for method in METHODS:
+            op = _mapping(item).get(method)
+            if not isinstance(op, dict):
+                continue
+            here = f"paths.{route}.{method}"
+            yield from _parameters(op, here)
+            yield from _with_media(op.get("requestBody"), f"{here}.requestBody")
+            for code, response in _mapping(op.get("responses")).items():
+                yield from _response(response, f"{here}.responses.{code}")
+    for section in _COMPONENTS:
+        for name, node in _mapping(_mapping(doc.get("components")).get(section)).items():
+            where = f"components.{section}.{name}"
+            if section == "responses":
+                yield from _response(node, where)
+            elif section == "requestBodies":
+                yield from _with_media(node, where)
+            elif isinstance(node, dict) and "$ref" in node:
+                yield where, node
+
+
+def _parameters(holder: Any, where: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    for i, param in enumerate(_list(_mapping(holder).get("parameters"))):
+        if isinstance(param, dict) and "$ref" in param:
+            yield f"{where}.parameters[{i}]", param
+
+
+def _response(node: Any, where: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    yield from _with_media(node, where)
+    for name, header in _mapping(_mapping(node).get("headers")).items():
+        if isinstance(header, dict) and "$ref" in header:
+            yield f"{where}.headers.{name}", header
+
+
+def _with_media(node: Any, where: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    if not isinstance(node, dict):
+        return
+    if "$ref" in node:
+        yield where, node
+        return
+    for media_type, media in _mapping(node.get("content")).items():
+        for name, example in _mapping(_mapping(media).get("examples")).items():
+            if isinstance(example, dict) and "$ref" in example:
+                yield f"{where}.content.{media_type}.examples.{name}", example
 
 
 def info(doc: dict[str, Any], path: Path) -> list[str]:

@@ -22,7 +22,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from mockyard import specs
+from mockyard import resource_config, resource_handlers, resources, specs
 from mockyard.convert import Conversion
 from mockyard.errors import FixtureError, WorkspaceError
 from mockyard.operations import OperationIndex
@@ -45,6 +45,7 @@ class ApiSource:
     fixtures: Path | None = None
     prefix: str = ""
     idempotency: Any = None  # the `idempotency:` section of its mockyard.yaml entry, as written
+    resources: resource_config.Settings = field(default_factory=resource_config.Settings)
 
 
 @dataclass(frozen=True)
@@ -122,11 +123,26 @@ class Workspace:
         }
 
     @functools.cached_property
+    def inference(self) -> resources.Inference:
+        """The resources inferred from the specs, and the operations they answer: those no
+        handler module function answers (read from the modules' source, not run)."""
+        names = self.handler_names
+        return resources.infer(
+            OperationIndex(self.merged),
+            {s.name: s.resources for s in self.apis},
+            lambda op: specs.handler_name(op.operation_id) in names.get(op.api, ()),
+        )
+
+    @functools.cached_property
     def index(self) -> OperationIndex:
-        """Every served operation, with the handler that answers it (modules imported)."""
+        """Every served operation, with what answers it: the handler module's function, else
+        an inferred resource's (modules imported), else nothing (the spec's mock)."""
         hooks = self.hooks
+        modules = {name: api.module for name, api in hooks.items()}
         return OperationIndex(
-            self.merged, lambda api, op: hooks[api].handler(op) if api in hooks else None
+            self.merged,
+            lambda api, op: hooks[api].handler(op) if api in hooks else None,
+            resource_handlers.handlers(self.inference, self.merged, modules),
         )
 
 
@@ -170,15 +186,18 @@ def load(root: Path | str) -> Workspace:
     if not isinstance(config, dict):
         raise WorkspaceError("expected a mapping", path=config_path)
     declared = config.get("apis")
+    shared = {"resources": config["resources"]} if "resources" in config else {}
     if declared is None:
-        apis = tuple(_source(root, path.stem, {}) for path in _spec_files(root))
+        apis = tuple(_source(root, path.stem, shared) for path in _spec_files(root))
     elif isinstance(declared, dict):
-        apis = tuple(_source(root, name, opts or {}) for name, opts in declared.items())
+        apis = tuple(
+            _source(root, name, {**shared, **(opts or {})}) for name, opts in declared.items()
+        )
     else:
         raise WorkspaceError("'apis' must map API names to options", path=config_path)
     if not apis:
         raise WorkspaceError("no OpenAPI specs found in specs/", path=root)
-    settings = {k: v for k, v in config.items() if k not in ("apis", "seed")}
+    settings = {k: v for k, v in config.items() if k not in ("apis", "seed", "resources")}
     return Workspace(root, apis, int(config.get("seed", DEFAULT_SEED)), settings)
 
 
@@ -236,10 +255,13 @@ def _source(root: Path, name: str, opts: dict[str, Any]) -> ApiSource:
     fixtures = _find(
         root, opts.get("fixtures"), [root / "fixtures" / f"{name}{s}" for s in _SPEC_SUFFIXES]
     )
+    if not isinstance(opts, dict):
+        raise WorkspaceError(f"apis.{name} must be a mapping", path=root / CONFIG_FILE)
     prefix = str(opts.get("prefix", "")).rstrip("/")
     if prefix and not prefix.startswith("/"):
         prefix = "/" + prefix
-    return ApiSource(name, spec, handlers, fixtures, prefix, opts.get("idempotency"))
+    inferred = resource_config.settings(opts.get("resources"), root / CONFIG_FILE)
+    return ApiSource(name, spec, handlers, fixtures, prefix, opts.get("idempotency"), inferred)
 
 
 def _find(root: Path, explicit: str | None, candidates: list[Path]) -> Path | None:

@@ -1,0 +1,447 @@
+"""Inferred resources at work: one handler function per operation a resource answers.
+
+Each is called like a workspace handler, `fn(ctx, **arguments)`, inside the request's one store
+transaction (`runtime.Runtime.run`), and reads and writes the same collections through
+`ctx.store`; so a record a handler stores is the one an inferred read returns, and an error
+rolls everything back. What is refused is raised (`RecordRefused`), and answered, like every
+error, by `responses`: the API's `render_failure` hook, else the operation's documented
+response for that status.
+
+- create: the request body (out of its envelope), plus what the server makes: the id (a
+  counter kept in the store, or a UUID when the id's format says so), creation and update
+  times, the schema's defaults, and any other property the record's schema requires. An id
+  the client chose that exists is a 409 (or the documented 422/400 when no 409 is).
+- read: the stored record, or a 404. replace (PUT) stores the body in its place (keeping the
+  server-made fields); merge (PATCH) applies it as a JSON merge patch (RFC 7386); delete
+  removes it. A record that would break its schema is refused and nothing is stored.
+- list: the records of the collection (of its parent, for a nested one), equality filters
+  applied, sorted by id, one page of them with the fields beside the array filled.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import random
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+from urllib.parse import quote
+
+import jsonschema_rs
+
+from mockyard import fakedata
+from mockyard.errors import CyclicSchema, RecordRefused, WorkspaceError
+from mockyard.operations import deref, inline
+from mockyard.resource_schemas import norm, properties, required_of
+from mockyard.resource_values import (
+    decode_cursor,
+    encode_cursor,
+    matches,
+    merge_patch,
+    new_id,
+    stamp,
+)
+from mockyard.resources import Inference, Mapped, Resource
+from mockyard.types import Context
+
+Record = dict[str, Any]
+View = Callable[[Context, Record], Any]
+_CREATED = {"createdat", "created", "createdon", "creationdate", "datecreated", "createtime"}
+_CREATED |= {"creationtime", "insertedat"}
+_UPDATED = {"updatedat", "updated", "updatedon", "modifiedat", "modified", "lastmodified"}
+_UPDATED |= {"lastupdated", "updatetime", "lastmodifiedat"}
+# Formats jsonschema-rs checks as strictly as OpenAPI's validator (uuid, int32, byte: it does not).
+_CHECKED_FORMATS = frozenset({"date", "date-time", "time", "email", "ipv4", "ipv6"})
+
+
+def handlers(
+    inference: Inference, document: Mapping[str, Any], modules: Mapping[str, ModuleType | None]
+) -> dict[str, ResourceHandler]:
+    """operationId -> the handler of every operation an inferred resource answers; `modules`
+    are the APIs' handler modules, where a resource's `view` function lives."""
+    checker = Checker(document)
+    return {
+        op_id: ResourceHandler(mapped, document, checker, _view(mapped.resource, modules))
+        for op_id, mapped in inference.mapped.items()
+    }
+
+
+def _view(resource: Resource, modules: Mapping[str, ModuleType | None]) -> View | None:
+    """The handler module's function that shows a stored record as the API documents it."""
+    if resource.view is None:
+        return None
+    fn = getattr(modules.get(resource.api), resource.view, None)
+    if not callable(fn):
+        raise WorkspaceError(
+            f"resources: view {resource.view!r} of {resource.name!r} is not a function of "
+            f"{resource.api}'s handler module",
+            path="mockyard.yaml",
+        )
+    if len(inspect.signature(fn).parameters) >= 2:
+        return fn  # type: ignore[no-any-return]
+    return lambda _ctx, record: fn(record)
+
+
+class Checker:
+    """Whether a record is valid for its schema, as a response shows it (OpenAPI 3.0).
+
+    A compiled validator (jsonschema-rs, the schema inlined) says yes fast, for schemas whose
+    formats it checks at least as strictly; only a no is asked again of the OpenAPI 3.0
+    validator, which has the last word, so the check is never stricter than the spec."""
+
+    def __init__(self, document: Mapping[str, Any]) -> None:
+        self.document = document
+        self._validator: Any = None
+        self._fast: dict[int, tuple[Any, Any]] = {}
+
+    def errors(self, record: Any, schema: Any) -> list[str]:
+        fast = self._compiled(schema)
+        if fast is not None and fast.is_valid(record):
+            return []
+        if self._validator is None:  # imported on first use, as in `fakedata`
+            from openapi_schema_validator import OAS30ReadValidator, oas30_format_checker
+
+            self._validator = OAS30ReadValidator(
+                dict(self.document), format_checker=oas30_format_checker
+            )
+        found = self._validator.evolve(schema=schema).iter_errors(record)
+        return [e.message for e in sorted(found, key=lambda e: list(e.absolute_path))]
+
+    def _compiled(self, schema: Any) -> Any:
+        hit = self._fast.get(id(schema))
+        if hit is None or hit[0] is not schema:
+            try:
+                inlined = inline(self.document, schema)
+                fast = _formats(inlined) <= _CHECKED_FORMATS
+                validator = jsonschema_rs.Draft4Validator(inlined) if fast else None
+            except (CyclicSchema, ValueError):  # a recursive schema, a pattern it cannot take
+                validator = None
+            hit = self._fast[id(schema)] = (schema, validator)
+        return hit[1]
+
+
+def _formats(node: Any) -> set[str]:
+    """Every `format` a schema names, nested ones too."""
+    if isinstance(node, list):
+        return set().union(*map(_formats, node)) if node else set()
+    if not isinstance(node, Mapping):
+        return set()
+    found = {str(node["format"])} if isinstance(node.get("format"), str) else set()
+    return found.union(*(_formats(v) for k, v in node.items() if k != "enum"))
+
+
+@dataclass(frozen=True)
+class _Field:
+    """What the server does with one property of a record, read off its schema once."""
+
+    name: str
+    schema: Mapping[str, Any]  # resolved
+    raw: Any  # as written (a `default` may sit beside a `$ref`)
+    stamp: str = ""  # created or updated: a time the server writes
+    read_only: bool = False
+    write_only: bool = False
+
+    @property
+    def default(self) -> Any:
+        raw = self.raw if isinstance(self.raw, Mapping) else {}
+        return raw.get("default", self.schema.get("default"))
+
+
+def _fields(document: Mapping[str, Any], schema: Any) -> tuple[_Field, ...]:
+    out = []
+    for name, raw in properties(document, schema).items():
+        sub = deref(document, raw) or {}
+        key = norm(name)
+        made = "updated" if key in _UPDATED else "created" if key in _CREATED else ""
+        read_only, write_only = bool(sub.get("readOnly")), bool(sub.get("writeOnly"))
+        out.append(_Field(name, sub, raw, made, read_only, write_only))
+    return tuple(out)
+
+
+class ResourceHandler:
+    """Answers one operation for one resource (see the module's docstring)."""
+
+    def __init__(
+        self,
+        mapped: Mapped,
+        document: Mapping[str, Any],
+        checker: Checker,
+        view: View | None = None,
+    ) -> None:
+        self.mapped = mapped
+        self.resource = mapped.resource
+        self.document = document
+        self.checker = checker
+        self.view = view
+        self._action = getattr(self, "_" + mapped.action)
+        self._fields = _fields(document, self.resource.record_schema)
+        asked = _fields(document, mapped.request_schema) if mapped.request_schema else ()
+        self._request_defaults = tuple((f.name, f.default) for f in asked if f.default is not None)
+        self._required = tuple(required_of(document, self.resource.record_schema))
+        self._write_only = frozenset(f.name for f in self._fields if f.write_only)
+        response = mapped.response_schema
+        self._around = tuple(required_of(document, response)) if response is not None else ()
+
+    def __call__(self, ctx: Context, **kwargs: Any) -> Any:
+        if self.resource.scope:
+            self._parents_exist(ctx, kwargs)
+        return self._action(ctx, kwargs)
+
+    # --- the actions ----------------------------------------------------------------------------
+
+    def _read(self, ctx: Context, kwargs: dict[str, Any]) -> Any:
+        return self._answer(ctx, self._existing(ctx, kwargs), self.mapped.status)
+
+    def _delete(self, ctx: Context, kwargs: dict[str, Any]) -> Any:
+        record = self._existing(ctx, kwargs)
+        ctx.store.delete(self.resource.collection, self._key(kwargs))
+        if self.mapped.envelope is None:
+            return None, self.mapped.status
+        return self._answer(ctx, record, self.mapped.status)
+
+    def _create(self, ctx: Context, kwargs: dict[str, Any]) -> Any:
+        record = self._body(kwargs)
+        self._scope_into(record, kwargs)
+        id_property = self.resource.id_property
+        if record.get(id_property) is not None:
+            if ctx.store.get(self.resource.collection, record[id_property]) is not None:
+                raise self._refused(
+                    (409, 422, 400), f"{id_property} {record[id_property]!r} is taken"
+                )
+        else:
+            record[id_property] = self._new_id(ctx)
+        self._server_fields(ctx, record)
+        self._store(ctx, record)
+        headers = {"Location": self._location(kwargs, record)} if self.mapped.location else {}
+        return self._answer(ctx, record, self.mapped.status, headers)
+
+    def _replace(self, ctx: Context, kwargs: dict[str, Any]) -> Any:
+        old = self._existing(ctx, kwargs, missing_ok=self.mapped.creates)
+        record = self._body(kwargs)
+        self._keep_identity(record, kwargs, old)
+        self._server_fields(ctx, record)
+        self._store(ctx, record)
+        status = self.mapped.status
+        if self.mapped.creates:
+            other = sorted(s for s in self.mapped.documented if s[0] == "2" and s != "201")
+            status = 201 if old is None else int(other[0]) if other else 200
+        return self._answer(ctx, record, status)
+
+    def _merge(self, ctx: Context, kwargs: dict[str, Any]) -> Any:
+        old = self._existing(ctx, kwargs)
+        record = merge_patch(old, self._body(kwargs))
+        self._keep_identity(record, kwargs, old)
+        self._server_fields(ctx, record)
+        self._store(ctx, record)
+        return self._answer(ctx, record, self.mapped.status)
+
+    def _list(self, ctx: Context, kwargs: dict[str, Any]) -> Any:
+        scope = self._scope_values(kwargs)
+        wanted = [(prop, kwargs[arg]) for arg, prop in self.mapped.filters if arg in kwargs]
+        found = [
+            record
+            for _, record in ctx.store.items(self.resource.collection)
+            if self._belongs(record, scope) and all(matches(record, p, v) for p, v in wanted)
+        ]
+        found.sort(key=self._order)
+        return self._page(ctx, kwargs, found)
+
+    # --- records ------------------------------------------------------------------------------
+
+    def _key(self, kwargs: dict[str, Any]) -> Any:
+        """The id the item path names."""
+        return kwargs[self.mapped.path_args[self.resource.id_param or ""]]
+
+    def _existing(self, ctx: Context, kwargs: dict[str, Any], missing_ok: bool = False) -> Any:
+        key = self._key(kwargs)
+        record = ctx.store.get(self.resource.collection, key)
+        if record is not None and self._belongs(record, self._scope_values(kwargs)):
+            return record
+        if missing_ok:
+            return None
+        raise RecordRefused(404, "Not Found", f"no {self.resource.name} {key!r}")
+
+    def _body(self, kwargs: dict[str, Any]) -> Record:
+        body: Any = kwargs.get(self.mapped.body_argument)
+        for part in self.mapped.request_envelope:
+            body = body.get(part) if isinstance(body, Mapping) else None
+        if not isinstance(body, Mapping):
+            raise self._refused((422, 400), "the body must be a JSON object")
+        return copy.deepcopy(dict(body))
+
+    def _keep_identity(self, record: Record, kwargs: dict[str, Any], old: Record | None) -> None:
+        """The path's id (not the body's) and, from the stored record, what the client does
+        not write: read-only and server-made fields."""
+        record[self.resource.id_property] = self._key(kwargs)
+        self._scope_into(record, kwargs)
+        if old is None:
+            return
+        for field in self._fields:
+            kept = field.stamp == "created" or (field.read_only and field.name not in record)
+            if kept and field.name in old:
+                record[field.name] = old[field.name]
+
+    def _scope_into(self, record: Record, kwargs: dict[str, Any]) -> None:
+        record.update(self._scope_values(kwargs))
+        record.update(copy.deepcopy(dict(self.resource.where)))
+
+    def _scope_values(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        return {p.property: kwargs[self.mapped.path_args[p.param]] for p in self.resource.scope}
+
+    def _parents_exist(self, ctx: Context, kwargs: dict[str, Any]) -> None:
+        """A nested collection's parent must exist (a 404 otherwise, as for a missing record)."""
+        for parent in self.resource.scope:
+            key = kwargs[self.mapped.path_args[parent.param]]
+            if parent.collection is not None and ctx.store.get(parent.collection, key) is None:
+                raise RecordRefused(404, "Not Found", f"no {parent.param} {key!r}")
+
+    def _belongs(self, record: Record, scope: Mapping[str, Any]) -> bool:
+        return all(matches(record, k, v) for k, v in scope.items()) and all(
+            record.get(k) == v for k, v in self.resource.where.items()
+        )
+
+    def _new_id(self, ctx: Context) -> Any:
+        coll = self.resource.collection
+
+        def highest() -> int:
+            numbers = [r.get(self.resource.id_property) for _, r in ctx.store.items(coll) if r]
+            return max((n for n in numbers if isinstance(n, int)), default=0)
+
+        while True:
+            candidate = new_id(self.resource.id_schema, ctx.store.sequence(coll, highest))
+            if ctx.store.get(coll, candidate) is None:
+                return candidate
+
+    def _server_fields(self, ctx: Context, record: Record) -> None:
+        """Times, defaults and whatever else the record's schema requires that the client did
+        not send; then the record must be valid for that schema, or nothing is stored."""
+        now = ctx.now()
+        schema = self.resource.record_schema
+        for name, default in self._request_defaults:  # what the request's schema defaults
+            record.setdefault(name, copy.deepcopy(default))
+        for field in self._fields:
+            if field.stamp == "updated" or (field.stamp == "created" and field.name not in record):
+                record[field.name] = stamp(now, field.schema)
+            elif field.name not in record and field.default is not None:
+                record[field.name] = copy.deepcopy(field.default)  # beside a $ref too, as in 3.1
+        missing = [name for name in self._required if name not in record]
+        if missing:
+            seed = f"{ctx.operation_id}|{record.get(self.resource.id_property)}"
+            generator = fakedata.Generator(self.document, ctx.faker, random.Random(seed))
+            schemas = {f.name: f.schema for f in self._fields}
+            for name in missing:
+                record[name] = generator.value(schemas.get(name, {}), name)
+        problems = self.checker.errors(self._readable(record), schema)
+        if problems:
+            raise self._refused((422, 400), "; ".join(problems[:3]))
+
+    def _store(self, ctx: Context, record: Record) -> None:
+        ctx.store.put(self.resource.collection, record[self.resource.id_property], record)
+
+    def _refused(self, statuses: tuple[int, ...], detail: str) -> RecordRefused:
+        """The first of `statuses` the operation documents, else the first."""
+        status = next((s for s in statuses if str(s) in self.mapped.documented), statuses[0])
+        titles = {400: "Bad Request", 409: "Conflict", 422: "Unprocessable Content"}
+        return RecordRefused(status, titles.get(status, "Bad Request"), detail)
+
+    # --- answers ------------------------------------------------------------------------------
+
+    def _shown(self, ctx: Context, record: Record) -> Any:
+        return self.view(ctx, record) if self.view is not None else self._readable(record)
+
+    def _readable(self, record: Record) -> Record:
+        if not self._write_only:
+            return record
+        return {k: v for k, v in record.items() if k not in self._write_only}
+
+    def _answer(
+        self, ctx: Context, record: Record, status: int, headers: Mapping[str, str] | None = None
+    ) -> Any:
+        envelope = self.mapped.envelope
+        if envelope is None:
+            return None, status, dict(headers or {})
+        body = self._wrapped(_nest(envelope.path, self._shown(ctx, record)), ctx)
+        return body, status, dict(headers or {})
+
+    def _page(self, ctx: Context, kwargs: dict[str, Any], found: list[Record]) -> Any:
+        paging = self.mapped.paging
+        start = 0
+        if paging.cursor and kwargs.get(paging.cursor):
+            after = decode_cursor(kwargs[paging.cursor])
+            if after is not None:
+                start = next((i for i, r in enumerate(found) if self._order(r) > after), len(found))
+        limit = kwargs.get(paging.limit) if paging.limit else None
+        limit = limit if isinstance(limit, int) and limit > 0 else paging.default_limit
+        if paging.max_items is not None:
+            limit = min(limit or paging.max_items, paging.max_items)
+        if paging.offset and isinstance(kwargs.get(paging.offset), int):
+            start = max(0, kwargs[paging.offset])
+        page_number = kwargs.get(paging.page) if paging.page else None
+        if isinstance(page_number, int) and limit:
+            start = max(0, page_number - paging.page_base) * limit
+        page = found[start : start + limit] if limit else found[start:]
+        more = start + len(page) < len(found)
+        envelope = self.mapped.envelope
+        assert envelope is not None
+        items = [_nest(envelope.inner, self._shown(ctx, r)) for r in page]
+        body: Any = _nest(envelope.path, items)
+        values = {
+            "total": len(found),
+            "has_more": more,
+            "next": encode_cursor(self._order(page[-1])) if more and page else None,
+            "page": page_number if isinstance(page_number, int) else paging.page_base,
+            "limit": limit if limit is not None else len(page),
+            "offset": start,
+        }
+        for meta in paging.meta:
+            value = values[meta.kind]
+            if value is None and not meta.nullable:
+                if not meta.required:
+                    continue
+                value = ""
+            _put(body, meta.path, value)
+        headers = {paging.total_header: str(len(found))} if paging.total_header else {}
+        return self._wrapped(body, ctx), self.mapped.status, headers
+
+    def _wrapped(self, body: Any, ctx: Context) -> Any:
+        """`body` with the properties its schema requires around the record filled in (from
+        the schema: they say nothing the sandbox knows)."""
+        if not self._around or not isinstance(body, dict):
+            return body
+        missing = [name for name in self._around if name not in body]
+        if missing:
+            generator = fakedata.Generator(self.document, ctx.faker, random.Random(0))
+            props = properties(self.document, self.mapped.response_schema)
+            for name in missing:
+                body[name] = generator.value(props.get(name, {}), name)
+        return body
+
+    def _location(self, kwargs: dict[str, Any], record: Record) -> str:
+        path = self.resource.item_path or ""
+        values = {**{p: kwargs[a] for p, a in self.mapped.path_args.items()}}
+        values[self.resource.id_param or ""] = record[self.resource.id_property]
+        return re.sub(r"\{([^}]+)\}", lambda m: quote(str(values.get(m[1], "")), safe=""), path)
+
+    def _order(self, record: Record) -> tuple[int, Any]:
+        value = record.get(self.resource.id_property)
+        is_number = isinstance(value, int | float) and not isinstance(value, bool)
+        return (0, value) if is_number else (1, str(value))
+
+
+# --- ids, times, patches ------------------------------------------------------------------------
+
+
+def _nest(path: tuple[str, ...], value: Any) -> Any:
+    for part in reversed(path):
+        value = {part: value}
+    return value
+
+
+def _put(body: Any, path: tuple[str, ...], value: Any) -> None:
+    node = body
+    for part in path[:-1]:
+        node = node.setdefault(part, {})
+    node[path[-1]] = value
