@@ -32,6 +32,7 @@ run: $(STAMP) bytecode
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check src handlers tests bench
+	$(BIN)/mypy
 
 test: $(STAMP) lint
 	$(BIN)/pytest

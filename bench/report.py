@@ -7,17 +7,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-MOCKYARD, CONNEXION, STARLETTE, TWO_WORKERS, PG_TWO = (
+MOCKYARD, CONNEXION, STARLETTE, TWO_WORKERS, PG_TWO, PRISM = (
     "mockyard",
     "connexion-mock",
     "starlette",
     "mockyard-2w",
     "mockyard-pg-2i",
+    "prism",
 )
-APPS = (STARLETTE, CONNEXION, MOCKYARD, TWO_WORKERS, PG_TWO)
+APPS = (STARLETTE, CONNEXION, PRISM, MOCKYARD, TWO_WORKERS, PG_TWO)
 LABELS = {
     STARLETTE: "starlette (ceiling)",
     CONNEXION: "connexion mock",
+    PRISM: "prism static mock",
     MOCKYARD: "mockyard",
     TWO_WORKERS: "mockyard, 2 workers",
     PG_TWO: "mockyard, 2 on PG",
@@ -77,6 +79,7 @@ def targets(results: Mapping[str, Any]) -> list[Target]:
                 f"{op} vs bare starlette", ratio(results, op, MOCKYARD, STARLETTE), 0.25, "×", True
             ),
             Target(f"{op} p99", p99, 15.0, "ms", False),
+            Target(f"{op} vs prism static", ratio(results, op, MOCKYARD, PRISM), 1.2, "×", True),
         ]
     out.append(
         Target(
@@ -200,6 +203,8 @@ def table(results: Mapping[str, Any]) -> str:
                 extra = f"   {_num(ratio(results, op, app, MOCKYARD), 2)}× one worker"
             if app == PG_TWO:
                 extra = f"   {_num(ratio(results, op, app, MOCKYARD), 2)}× one on SQLite"
+            if app == MOCKYARD and PRISM in results["scenarios"].get(op, {}):
+                extra = f"   {_num(ratio(results, op, app, PRISM), 2)}× prism"
             lines.append(
                 f"{op + '  ' + LABELS[app]:<30}{_num(r['rps']):>10}{_num(r['p50_ms'], 2):>9}"
                 f"{_num(r['p99_ms'], 2):>9}{_num(cx, 2, '×'):>12}{_num(st, 2, '×'):>12}"
@@ -217,7 +222,7 @@ def table(results: Mapping[str, Any]) -> str:
         *_profile_lines(results.get("pay_profile") or {}),
         *_big_lines(results.get("big_specs") or {}),
         "",
-        "targets (issue 7; big specs: issue 16)",
+        "targets (issues 7 and 14; big specs: issue 16)",
     ]
     for t in targets(results):
         value = _num(t.value, 2 if t.unit in ("×", "s") else 1)

@@ -4,7 +4,8 @@ Scenarios, each on a server started for it on a free 127.0.0.1 port and stopped 
 
 - cold start: process start → first 200 of a validate request, for mockyard (fresh state, seeded
   at start), Connexion's mock and bare Starlette, interleaved, median of `--cold-runs`;
-- validate and pay at 16 connections: bare Starlette, Connexion's mock, mockyard with one worker
+- validate and pay at 16 connections: bare Starlette, Connexion's mock, Prism 5.16's static mock
+  of the same spec (`prism mock specs/cargoextra.yaml`, its examples), mockyard with one worker
   (server pinned to one CPU, wrk to another, when the machine has two), then mockyard with two
   workers on one shared state (nothing pinned: the workers need both CPUs), then two mockyard
   instances on one PostgreSQL database (a throwaway server), each loaded by its own wrk with
@@ -33,14 +34,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import loadgen, profile, report, servers, startup, workload
+from bench import loadgen, prism, profile, report, servers, startup, workload
 from bench.machine import describe_machine
-from bench.report import CONNEXION, MOCKYARD, PG_TWO, STARLETTE, TWO_WORKERS
+from bench.report import CONNEXION, MOCKYARD, PG_TWO, PRISM, STARLETTE, TWO_WORKERS
 from bench.servers import ROOT, App, Probe
 from mockyard import pgtemp
 
 RESULTS = ROOT / "bench" / "results" / "latest.json"
 RESOURCES = ROOT / "tests" / "resource_workspace"
+CARGOEXTRA_SPEC = ROOT / "specs" / "cargoextra.yaml"  # what validate and pay are served from
 
 
 def options(argv: list[str] | None) -> argparse.Namespace:
@@ -84,6 +86,13 @@ class Bench:
             cpu_list=usable[1:2] if self.pinned else None,
         )
         self.unpinned_wrk = loadgen.Wrk(connections=opts.connections, threads=self.wrk.threads)
+        self.with_prism = not opts.no_prism
+        if self.with_prism:
+            try:
+                prism.install()
+            except prism.PrismUnavailable as exc:  # measured when it can be; said when not
+                self.failures.append(f"Prism not measured: {exc}")
+                self.with_prism = False
         self.contract_cli = [sys.executable, "-m", "mockyard.cli"]
         self.pay_check: dict[str, dict[str, int]] = {}
         self.profile: dict[str, Any] = {}
@@ -164,6 +173,8 @@ class Bench:
         for op, requests in (("validate", self.validate_list), ("pay", self.pay_list)):
             out[op][STARLETTE] = self.load(f"{op} starlette", servers.STARLETTE, requests)
             out[op][CONNEXION] = self.load(f"{op} connexion mock", servers.CONNEXION_MOCK, requests)
+            if self.with_prism:  # the main peer: its static mock of the same spec, examples out
+                out[op][PRISM] = self.load(f"{op} prism", prism.app(CARGOEXTRA_SPEC), requests)
         v = out["validate"]
         v[MOCKYARD] = self.load("validate mockyard", servers.mockyard(), self.validate_list)
         v[TWO_WORKERS] = self.load(

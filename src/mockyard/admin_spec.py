@@ -191,7 +191,8 @@ def _hoisted(name: str, schema: dict[str, Any], components: dict[str, Any]) -> d
 
     for key, value in defs.items():
         components[f"{name}.{key}"] = rewrite(value)
-    return rewrite(schema)
+    rewritten: dict[str, Any] = rewrite(schema)
+    return rewritten
 
 
 def _record(

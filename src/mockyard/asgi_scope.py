@@ -26,4 +26,4 @@ def query_pairs(scope: MutableMapping[str, Any]) -> list[tuple[str, str]]:
     if pairs is None:
         raw = scope.get("query_string", b"").decode("latin-1")
         pairs = scope[QUERY_KEY] = parse_qsl(raw, keep_blank_values=True)
-    return pairs  # type: ignore[no-any-return]
+    return pairs  # type: ignore[no-any-return,unused-ignore]

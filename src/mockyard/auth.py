@@ -142,7 +142,7 @@ def presented(op: Operation, scope: Mapping[str, Any]) -> Presented:
     if not op.security:
         return ANONYMOUS
     reader = _Reader(scope)
-    found = []
+    found: list[tuple[Credentials, ...]] = []
     for requirement in op.security:
         if not requirement:
             return ANONYMOUS if not found else Presented(tuple(found), anonymous=True, op=op)

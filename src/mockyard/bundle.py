@@ -196,8 +196,10 @@ class _Bundler:
 
     def components(self, section: str) -> dict[str, Any]:
         if self.swagger:
-            return self.doc.setdefault(section, {})
-        return self.doc.setdefault("components", {}).setdefault(section, {})
+            found: dict[str, Any] = self.doc.setdefault(section, {})
+            return found
+        components: dict[str, Any] = self.doc.setdefault("components", {})
+        return components.setdefault(section, {})  # type: ignore[no-any-return]
 
     def slot(self, section: str, name: str) -> tuple[str, ...]:
         return (section, name) if self.swagger else ("components", section, name)

@@ -11,6 +11,7 @@ import signal
 import sys
 import tempfile
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +62,7 @@ class _Shown(click.ClickException):
 
     def __init__(self, message: str, exit_code: int) -> None:
         super().__init__(message)
-        self.exit_code = exit_code
+        self.exit_code = exit_code  # type: ignore[misc]  # click: a class default, set here
 
 
 class _Commands(click.Group):
@@ -81,11 +82,13 @@ class _Commands(click.Group):
         except Exception as exc:
             raise _Shown(f"unexpected {type(exc).__name__}: {_one_line(str(exc))}", 2) from exc
 
-    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+    def main(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, standalone_mode: bool = True, **extra: Any
+    ) -> Any:
         if not standalone_mode:
-            return super().main(*args, standalone_mode=False, **kwargs)
+            return super().main(args, standalone_mode=False, **extra)
         try:
-            code = super().main(*args, standalone_mode=False, **kwargs)
+            code = super().main(args, standalone_mode=False, **extra)
         except click.ClickException as exc:
             where = getattr(exc, "ctx", None)
             hint = f" (see '{where.command_path} --help')" if where is not None else ""

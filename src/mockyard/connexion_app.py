@@ -19,7 +19,7 @@ import inspect
 import logging
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from connexion import AsyncApp, Resolution, Resolver, request
 from connexion.middleware import ConnexionMiddleware
@@ -95,7 +95,7 @@ def connexion_app(index: OperationIndex, invoke: Invoke, *, strict: bool) -> ASG
         validator_map=validator_map(forms.body_validators()),
         pythonic_params=False,
     )
-    return app
+    return cast(ASGIApp, app)
 
 
 _PROSE = frozenset({"description", "summary", "externalDocs", "example", "examples", "tags"})
@@ -157,7 +157,7 @@ def _referenced(components: Mapping[str, Any], paths: Mapping[str, Any]) -> dict
     kept: dict[str, dict[str, Any]] = {
         "securitySchemes": dict(components.get("securitySchemes") or {})
     }
-    pending = [paths]
+    pending: list[Any] = [paths]
     while pending:
         node = pending.pop()
         if isinstance(node, Mapping):

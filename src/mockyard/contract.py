@@ -150,8 +150,8 @@ def _checked_names(names: tuple[str, ...]) -> tuple[str, ...]:
     known = known_checks()
     unknown = [n for n in wanted if n not in known]
     if unknown:
-        names = ", ".join(known)
-        raise ContractError(f"unknown check(s) {', '.join(unknown)}; known: all, {names}")
+        listed = ", ".join(known)
+        raise ContractError(f"unknown check(s) {', '.join(unknown)}; known: all, {listed}")
     return wanted
 
 
@@ -231,7 +231,7 @@ def _load_schema(plan: ApiPlan, settings: dict[str, Any], checks: tuple[str, ...
         first = str(exc).strip().splitlines()[0]
         raise ContractError(f"{plan.api}: bad Schemathesis settings: {first}") from exc
     try:
-        schema = schemathesis.openapi.from_dict(plan.spec, config=st_config)
+        schema: Any = schemathesis.openapi.from_dict(plan.spec, config=st_config)
     except (LoaderError, InvalidSchema) as exc:
         first = str(exc).strip().splitlines()[0]
         raise SpecError(f"Schemathesis cannot use this spec: {first}", path=plan.spec_path) from exc

@@ -70,7 +70,9 @@ def load(path: str) -> Baseline:
                 f"the baseline {path}: each failure needs the strings {', '.join(_IDENTITY)}; "
                 f"got {raw!r}"
             )
-        found.add(BaselineEntry(*(raw[k] for k in _IDENTITY), title=str(raw.get("title", ""))))
+        api, operation, check, failure, signature = (str(raw[k]) for k in _IDENTITY)
+        title = str(raw.get("title", ""))
+        found.add(BaselineEntry(api, operation, check, failure, signature, title))
     return Baseline(path, frozenset(found))
 
 

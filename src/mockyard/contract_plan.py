@@ -27,6 +27,7 @@ from mockyard import contract_writes, loader, specs, workspace
 from mockyard.contract_credentials import Secret
 from mockyard.contract_events import OperationSkipped, Target
 from mockyard.errors import ContractError, FixtureError, SpecError, WorkspaceError
+from mockyard.yamlfiles import read_yaml
 
 # Undeclared methods Schemathesis may send to check for 405 in a read-only run.
 SAFE_PROBE_METHODS = ["get", "options", "trace"]
@@ -259,7 +260,7 @@ def _calibration(selected: Selected, settings: Mapping[str, Any]) -> str:
 def _fixture(source: workspace.ApiSource | None) -> dict[str, Any]:
     if source is None or source.fixtures is None:
         return {}
-    data = workspace.read_yaml(source.fixtures) or {}
+    data = read_yaml(source.fixtures) or {}
     if not isinstance(data, dict):
         raise FixtureError("expected a mapping", path=source.fixtures)
     return data

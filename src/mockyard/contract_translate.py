@@ -16,6 +16,7 @@ from mockyard.contract_baseline import Baseline, compare
 from mockyard.contract_credentials import Secrets
 from mockyard.contract_events import (
     ApiPlanSummary,
+    BaselineEntry,
     CheckTally,
     ContractResult,
     Event,
@@ -66,7 +67,8 @@ class Book:
             CheckTally(api, op, check, cases, failures)
             for (api, op, check), (cases, failures) in sorted(self.tallies.items())
         )
-        fixed, unchecked = (), ()
+        fixed: tuple[BaselineEntry, ...] = ()
+        unchecked: tuple[BaselineEntry, ...] = ()
         if self.baseline is not None:
             checked = {(t.api, t.operation, t.check) for t in tallies if t.cases}
             fixed, unchecked = compare(self.baseline, self.failures, checked)

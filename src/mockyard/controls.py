@@ -43,7 +43,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mockyard import origins, prefer
-from mockyard.errors import ApiError, DropConnection, InjectedFault, WorkspaceError
+from mockyard.errors import (
+    ApiError,
+    DropConnection,
+    InjectedFault,
+    UnsatisfiablePreference,
+    WorkspaceError,
+)
 from mockyard.operations import match_of
 from mockyard.responses import asgi_response
 from mockyard.runtime import Runtime
@@ -249,7 +255,7 @@ def prefer_delay(values: Iterable[str]) -> float | None:
     for value in values:
         try:
             delay = prefer.parse(value).delay
-        except prefer.UnsatisfiablePreference:
+        except UnsatisfiablePreference:
             return None
         if delay is not None:
             return delay

@@ -218,7 +218,7 @@ def _operation_diff(op: Any, doc: Any, up: Any, up_doc: Any) -> Iterator[str]:
 
 
 def _parameters(op: Mapping[str, Any], doc: Any) -> dict[tuple[str, str], Mapping[str, Any]]:
-    out = {}
+    out: dict[tuple[str, str], Mapping[str, Any]] = {}
     for param in op.get("parameters") or []:
         param = _deref(doc, param)
         out[(param.get("in", ""), param.get("name", ""))] = {

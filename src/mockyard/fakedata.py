@@ -116,7 +116,7 @@ class Generator:
 
     def valid(self, value: Any, schema: Any) -> bool:
         """Whether `value` is valid against `schema` (OpenAPI 3.0, as a response body)."""
-        return self._checker(schema).is_valid(value)
+        return bool(self._checker(schema).is_valid(value))
 
     def deref(self, schema: Any, _seen: int = 0) -> Any:
         while isinstance(schema, Mapping) and isinstance(schema.get("$ref"), str) and _seen < 64:
@@ -591,7 +591,14 @@ _PERSONS = {
     "applicant", "people", "staff", "agent", "passenger", "subscriber",
 }  # fmt: skip
 _PET_NAMES = ("Rex", "Bella", "Max", "Luna", "Milo", "Coco", "Bailey", "Daisy", "Charlie", "Nala")
-_PRODUCT_NOUNS = ("Desk Lamp", "Backpack", "Coffee Mug", "Notebook", "Headphones", "Water Bottle")
+_PRODUCT_NOUNS: tuple[str, ...] = (
+    "Desk Lamp",
+    "Backpack",
+    "Coffee Mug",
+    "Notebook",
+    "Headphones",
+    "Water Bottle",
+)
 _PRODUCT_NOUNS += ("Plan", "Subscription", "Gift Card", "T-Shirt", "Sneakers", "Keyboard")
 _EVENT_NOUNS = ("Summit", "Meetup", "Conference", "Workshop", "Launch", "Webinar", "Festival")
 _PLACE_NOUNS = ("Store", "Office", "Warehouse", "Branch", "Studio", "Depot")

@@ -36,8 +36,8 @@ from mockyard.validation import FORMATS, PLAIN_NUMBER, compiled, well_formed
 
 _SCALARS = {"string", "integer", "number", "boolean"}
 _BOOLEANS = {"true": True, "false": False}
-_JSON_TYPES = (b"application/json", b"application/json; charset=utf-8")
-_FORM_TYPES = (b"application/x-www-form-urlencoded",)
+_JSON_TYPES: tuple[bytes, ...] = (b"application/json", b"application/json; charset=utf-8")
+_FORM_TYPES: tuple[bytes, ...] = (b"application/x-www-form-urlencoded",)
 _ABSENT = object()
 
 
@@ -295,7 +295,7 @@ def fast_validator(schema: Mapping[str, Any], python_cls: type) -> Any:
     validator that never says yes where Connexion's would say no: a no sends the request on."""
     if _rs_safe(schema):
         try:
-            return jsonschema_rs.Draft4Validator(schema, validate_formats=False)
+            return jsonschema_rs.Draft4Validator(dict(schema), validate_formats=False)
         except Exception:  # a pattern the Rust regex engine does not take
             pass
     return compiled(schema, python_cls, FORMATS)

@@ -66,7 +66,9 @@ def _derive(seed: int, *salt: object) -> int:
     return int.from_bytes(digest[:8], "big")
 
 
-def build(fixture: Mapping[str, Any], seed: int, *, source: object = None) -> dict[str, dict]:
+def build(
+    fixture: Mapping[str, Any], seed: int, *, source: object = None
+) -> dict[str, dict[str, Any]]:
     """Collection -> key -> record: the catalogue, then the generated records for `seed`."""
     try:
         catalogue = fixture.get("catalogue") or {}

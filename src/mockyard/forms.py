@@ -121,7 +121,8 @@ def parsed_body(scope: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """The form body `NestedFormValidator` parsed for this request, if it parsed one."""
     if scope is None:
         return None
-    return scope.get("extensions", {}).get(SCOPE_KEY)
+    parsed: dict[str, Any] | None = scope.get("extensions", {}).get(SCOPE_KEY)
+    return parsed
 
 
 class NestedFormValidator(FormDataValidator):
@@ -133,7 +134,7 @@ class NestedFormValidator(FormDataValidator):
         scope.setdefault("extensions", {})[SCOPE_KEY] = body
         return body
 
-    def _validate(self, body: Any) -> dict | None:
+    def _validate(self, body: Any) -> dict[str, Any] | None:
         if not isinstance(body, dict) or self._strict_validation:
             return super()._validate(body)  # type: ignore[no-any-return]
         try:
@@ -177,7 +178,7 @@ def _node(node: Any, schema: Mapping[str, Any], path: list[str]) -> Any:
     return _object(node, schema, path)
 
 
-def _object(node: Mapping[str, Any], schema: Mapping[str, Any], path: list[str]) -> dict:
+def _object(node: Mapping[str, Any], schema: Mapping[str, Any], path: list[str]) -> dict[str, Any]:
     schema = _flatten(schema)
     properties = schema.get("properties", {})
     extra = schema.get("additionalProperties")
@@ -188,7 +189,7 @@ def _object(node: Mapping[str, Any], schema: Mapping[str, Any], path: list[str])
     }
 
 
-def _array(node: Mapping[str, Any], schema: Mapping[str, Any], path: list[str]) -> list:
+def _array(node: Mapping[str, Any], schema: Mapping[str, Any], path: list[str]) -> list[Any]:
     for index in node:
         if not _INDEX.fullmatch(index):
             raise MalformedForm(f"{_name([*path, index])}: {_name(path)} takes indices 0, 1, ...")

@@ -121,7 +121,8 @@ class Journal:
         """Newest first (by arrival: workers write their entries a moment apart, so not by
         insertion). `path` is a glob (`/api/*`); `status` is `404` or a class like `4xx`."""
         self.flush()
-        where, args = [], []
+        where: list[str] = []
+        args: list[object] = []
         if method:
             where.append("method = ?")
             args.append(method.upper())

@@ -124,7 +124,7 @@ def argument(param: Mapping[str, Any]) -> str:
     """The keyword a path or query parameter is passed to its handler as, as Connexion names it
     (`pythonic_params` off): `pet-id` in a path is `pet_id`, `a[b]` in a query `a_b`."""
     name = str(param["name"])
-    return sanitized(name.replace("-", "_") if param.get("in") == "path" else name)
+    return str(sanitized(name.replace("-", "_") if param.get("in") == "path" else name))
 
 
 class Match(NamedTuple):

@@ -24,6 +24,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 UNPRIVILEGED_USER = "nobody"
 SETTINGS = {
@@ -67,7 +68,7 @@ class TempPostgres:
         self.settings = {**SETTINGS, "fsync": "on" if fsync else "off", **(settings or {})}
         self._user = _unprivileged() if os.geteuid() == 0 else None
         self._bin = self._usable_binaries()
-        self.process: subprocess.Popen[bytes] | None = None
+        self.process: subprocess.Popen[Any] | None = None
         if self._user:
             os.chown(self.root, self._user.pw_uid, self._user.pw_gid)
         self._run(
@@ -138,7 +139,7 @@ class TempPostgres:
             [str(self._bin / program), *args], check=True, capture_output=True, **self._as_user()
         )
 
-    def _as_user(self) -> dict[str, object]:
+    def _as_user(self) -> dict[str, Any]:
         if self._user is None:
             return {}
         return {"user": self._user.pw_uid, "group": self._user.pw_gid, "extra_groups": []}
@@ -191,4 +192,4 @@ def _unprivileged() -> pwd.struct_passwd:
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        return int(sock.getsockname()[1])

@@ -75,7 +75,8 @@ class MockyardSandbox:
     def reset(self, seed: int | None = None) -> dict[str, Any]:
         """Reseed the state (optionally with a new seed)."""
         body = {} if seed is None else {"seed": seed}
-        return self._admin.post("/reset", json=body).raise_for_status().json()
+        answer: dict[str, Any] = self._admin.post("/reset", json=body).raise_for_status().json()
+        return answer
 
     def requests(
         self,
@@ -88,7 +89,10 @@ class MockyardSandbox:
         """The request journal, newest first, filtered like GET /__mockyard/requests."""
         params = {"method": method, "path": path, "status": status, "limit": limit}
         query = {k: str(v) for k, v in params.items() if v is not None}
-        return self._admin.get("/requests", params=query).raise_for_status().json()["requests"]
+        found: list[dict[str, Any]] = (
+            self._admin.get("/requests", params=query).raise_for_status().json()["requests"]
+        )
+        return found
 
     def clear_requests(self) -> None:
         self._admin.delete("/requests").raise_for_status()

@@ -34,7 +34,7 @@ _FORMATS = Draft202012Validator.FORMAT_CHECKER  # formats are checked where json
 # A stored integer is a Python int: `canonical` turns 992.0 into 992 first (JSON means the same
 # number), and what is left (1e20) a handler would carry into an id or a count that the spec's
 # Draft 4 response validation refuses.
-RecordValidator = validators.extend(
+RecordValidator = validators.extend(  # type: ignore[no-untyped-call]
     Draft202012Validator,
     type_checker=Draft202012Validator.TYPE_CHECKER.redefine(
         "integer", lambda _, value: isinstance(value, int) and not isinstance(value, bool)
@@ -66,7 +66,7 @@ class CollectionSchema:
 
     @property
     def schema(self) -> dict[str, Any]:
-        return dict(self.validator.schema)  # type: ignore[arg-type]
+        return dict(self.validator.schema)  # type: ignore[arg-type,unused-ignore]
 
 
 def load(

@@ -107,7 +107,7 @@ def _overrides(raw: Any, section: str, source: Path | None) -> dict[str, Overrid
 def _count(value: Any, where: str, source: Path | None) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10_000:
         raise _bad(f"{where} must be a whole number from 0 to 10000", source)
-    return value
+    return int(value)
 
 
 def _bad(message: str, source: Path | None) -> WorkspaceError:

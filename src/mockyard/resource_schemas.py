@@ -22,7 +22,16 @@ from mockyard.resource_config import Envelope
 WRAPPERS = ("data", "item", "result", "resource", "record", "object", "entity")
 
 
-_ARRAYS = ("data", "items", "results", "list", "records", "content", "entries", "rows")
+_ARRAYS: tuple[str, ...] = (
+    "data",
+    "items",
+    "results",
+    "list",
+    "records",
+    "content",
+    "entries",
+    "rows",
+)
 _ARRAYS += ("values", "elements", "hits", "nodes", "edges")
 
 
@@ -44,7 +53,7 @@ def find_list(
     doc: Mapping[str, Any], schema: Any, wanted: list[str], name: str
 ) -> tuple[Envelope, Mapping[str, Any], str] | None:
     """Where, in a list's response schema, the array of records is, and how each is wrapped."""
-    arrays = []
+    arrays: list[tuple[tuple[str, ...], Mapping[str, Any]]] = []
     resolved = deref(doc, schema) or {}
     if is_array(doc, resolved):
         arrays.append(((), resolved))

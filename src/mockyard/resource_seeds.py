@@ -51,7 +51,7 @@ def seed_records(
     if found is None:
         found = _build(wanted, document, seed, existing)
         cache.save("resource-records", entry, found)
-    return found  # type: ignore[no-any-return]
+    return found  # type: ignore[no-any-return,unused-ignore]
 
 
 def _unfilled(inference: Inference, existing: Mapping[str, Mapping[str, Any]]) -> list[Resource]:

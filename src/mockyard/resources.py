@@ -237,16 +237,16 @@ def _groups(ops: list[Operation]) -> dict[tuple[str, str | None], dict[tuple[str
         if own and ("GET" in methods or "POST" in methods):
             collections[path] = None
     out: dict[tuple[str, str | None], dict[tuple[str, bool], Any]] = {}
-    for coll, item in collections.items():
+    for coll_path, item_path in collections.items():
         members: dict[tuple[str, bool], Any] = {}
-        for method, op in paths.get(coll, {}).items():
+        for method, op in paths.get(coll_path, {}).items():
             if (method, False) in ACTIONS:
                 members[(method, False)] = op
-        for method, op in paths.get(item or "", {}).items():
+        for method, op in paths.get(item_path or "", {}).items():
             if (method, True) in ACTIONS:
                 members[(method, True)] = op
         if members:
-            out[(coll, item)] = members
+            out[(coll_path, item_path)] = members
     return out
 
 

@@ -98,7 +98,8 @@ def _media_type(op: Operation, body: Any) -> str | None:
 def asgi_response(error: ApiError) -> Response:
     """An `ApiError` as the response it stands for."""
     if error.body is None:
-        body, media_type = b"", None
+        body: bytes | str = b""
+        media_type = None
     elif isinstance(error.body, bytes | str):
         body, media_type = error.body, error.media_type
     else:

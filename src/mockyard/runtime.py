@@ -53,7 +53,7 @@ class ApiHooks:
 
     def render_failure(self, failure: Failure) -> ApiError:
         hook = getattr(self.module, "render_failure", None)
-        return hook(failure) if hook else default_failure(failure)  # type: ignore[no-any-return]
+        return hook(failure) if hook else default_failure(failure)  # type: ignore[no-any-return,unused-ignore]
 
     def authenticate(self, credentials: Credentials, ctx: Context) -> Principal | None:
         hook = getattr(self.module, "authenticate", None)

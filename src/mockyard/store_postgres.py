@@ -37,7 +37,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -81,7 +81,7 @@ def conninfo(url: str, *, durable: bool) -> str:
         f" -c synchronous_commit={'on' if durable else 'off'}"
     )
     params["options"] = f"{ours} {params.get('options', '')}".strip()
-    return make_conninfo(**params)
+    return make_conninfo("", **params)
 
 
 class PostgresStore(Store):
@@ -175,7 +175,7 @@ class PostgresStore(Store):
         conn = self._conn()
         deadline = time.monotonic() + _LOCK_WAIT
         with self._failures():
-            while not conn.execute("SELECT pg_try_advisory_lock(%s)", (_LOCK_KEY,)).fetchone()[0]:
+            while not _fetched_true(conn.execute("SELECT pg_try_advisory_lock(%s)", (_LOCK_KEY,))):
                 if time.monotonic() > deadline:
                     raise StateUnavailable("another instance held the seeding lock for 5 minutes")
                 time.sleep(0.05)
@@ -187,7 +187,7 @@ class PostgresStore(Store):
 
     def replace_all(self, records: Records, *, seed: int) -> None:
         with self._seeding_lock():
-            self.run(lambda tx: tx.replace(records, seed), write=True)
+            self.run(lambda tx: cast(PostgresTransaction, tx).replace(records, seed), write=True)
         self._last_seed = seed
 
     def seed_once(self, build: Callable[[], tuple[Records, int]]) -> bool:
@@ -346,3 +346,9 @@ def _server_hung_up(conn: psycopg.Connection) -> bool:
 
 def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def _fetched_true(cursor: Any) -> bool:
+    """Whether a one-value query answered true."""
+    row = cursor.fetchone()
+    return bool(row and row[0])

@@ -99,7 +99,9 @@ def invalid_input(
     """A schema's refusal as the client should read it: the parameter at fault (`name` spells a
     path the way the request does) and what is wrong with it, in a few words."""
     path = [*prefix, *error.path]
-    kind, limit, schema = error.validator, error.validator_value, error.schema
+    kind = error.validator
+    limit: Any = error.validator_value
+    schema: Any = error.schema
     if kind == "required" and isinstance(error.instance, Mapping):
         path.append(next((p for p in limit if p not in error.instance), limit[0]))
         reason = "cannot be blank"
@@ -167,7 +169,7 @@ def compiled(schema: Mapping[str, Any], cls: type, checker: Any) -> Any:
 class FiniteParameterValidator(ParameterValidator):
     @staticmethod
     def validate_parameter(
-        parameter_type: str, value: Any, param: dict, param_name: str | None = None
+        parameter_type: str, value: Any, param: dict[str, Any], param_name: str | None = None
     ) -> str | None:
         if is_nullable(param) and is_null(value):
             return None
@@ -184,13 +186,14 @@ class FiniteParameterValidator(ParameterValidator):
             raise InvalidInput("must be a finite number", param=name)
         return None
 
-    def validate_query_parameter(self, param: dict, request: Any) -> str | None:
+    def validate_query_parameter(self, param: dict[str, Any], request: Any) -> str | None:
         kind = param.get("schema", param).get("type")
         if kind in PLAIN_NUMBER:
             raw = [v for k, v in query_pairs(request.scope) if k == param["name"]]
             if any(not PLAIN_NUMBER[kind].fullmatch(value.strip()) for value in raw):
                 raise InvalidInput(f"must be a plain decimal {kind}", param=param["name"])
-        return super().validate_query_parameter(param, request)
+        problem: str | None = super().validate_query_parameter(param, request)
+        return problem
 
 
 class FiniteJSONBodyValidator(JSONRequestBodyValidator):
@@ -198,9 +201,10 @@ class FiniteJSONBodyValidator(JSONRequestBodyValidator):
     def _validator(self) -> Any:
         return compiled(self._schema, Draft4RequestValidator, FORMATS)
 
-    def _validate(self, body: Any) -> dict | None:
+    def _validate(self, body: Any) -> dict[str, Any] | None:
         if body is None:  # "must not be empty", unless the body is nullable
-            return super()._validate(body)
+            checked: dict[str, Any] | None = super()._validate(body)
+            return checked
         try:
             return self._validator.validate(body)  # type: ignore[no-any-return]
         except ValidationError as exc:

@@ -68,8 +68,8 @@ def verdict(result: ContractResult) -> str:
         if result.aborted:
             return f"ERROR: the run was aborted ({result.aborted}); {tested} before it stopped"
         if result.untested:
-            count = _plural(len(result.untested), "operation")
-            return f"ERROR: {count} not tested (see Reach){also}; {tested} in {took}"
+            untested = _plural(len(result.untested), "operation")
+            return f"ERROR: {untested} not tested (see Reach){also}; {tested} in {took}"
         if not result.tallies:
             return "ERROR: nothing was tested"
         return f"ERROR: {len(result.errors)} problem(s) kept parts of the API untested; {tested}"

@@ -37,7 +37,7 @@ def _suite(root: ET.Element, result: ContractResult, api: str) -> dict[str, int]
     props = ET.SubElement(suite, "properties")
     for name, value in (("base_url", result.target.base_url), ("seed", str(result.seed))):
         ET.SubElement(props, "property", name=name, value=value)
-    counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    counts: dict[str, int] = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
 
     def case(operation: str, name: str) -> ET.Element:
         counts["tests"] += 1
@@ -75,12 +75,12 @@ def _suite(root: ET.Element, result: ContractResult, api: str) -> dict[str, int]
     for skipped in (s for s in result.skipped if s.api == api):
         ET.SubElement(case(skipped.operation, "not tested"), "skipped", message=skipped.reason)
         counts["skipped"] += 1
-    for error in (e for e in result.errors if e.api == api):
-        element = case(error.where, "error")
-        ET.SubElement(element, "error", message=error.title, type="error").text = error.message
+    for problem in (e for e in result.errors if e.api == api):
+        element = case(problem.where, "error")
+        ET.SubElement(element, "error", message=problem.title, type="error").text = problem.message
         counts["errors"] += 1
-    for name, value in counts.items():
-        suite.set(name, str(value))
+    for count_name, number in counts.items():
+        suite.set(count_name, str(number))
     return counts
 
 
