@@ -151,8 +151,8 @@ def test_compose_runs_two_replicas_on_one_postgresql_behind_one_port() -> None:
     assert "$host" not in config.replace("$$", "")  # nginx variables escaped from compose
 
 
-def test_the_readme_shows_the_image_and_compose() -> None:
-    readme = (ROOT / "README.md").read_text()
+def test_the_docs_show_the_image_and_compose() -> None:
+    readme = (ROOT / "docs/postgres.md").read_text()
     assert "docker compose up" in readme
     assert "docker build" in readme
     assert "postgresql://" in readme

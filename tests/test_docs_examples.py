@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from conftest import ROOT, LiveSandbox
+from workspaces import served, write_workspace
 
 from mockyard.cli import main
 
@@ -28,7 +29,11 @@ _FIELD = re.compile(r'"[^"…]+": (?:"[^"…]*"|-?[0-9][0-9.]*|true|false|null)'
 
 
 def blocks(path: Path, *languages: str) -> Iterator[str]:
-    for language, body in _BLOCK.findall(path.read_text(encoding="utf-8")):
+    return blocks_of(path.read_text(encoding="utf-8"), *languages)
+
+
+def blocks_of(text: str, *languages: str) -> Iterator[str]:
+    for language, body in _BLOCK.findall(text):
         if not languages or language in languages:
             yield body
 
@@ -135,3 +140,49 @@ def test_the_readme_tour_runs_as_printed(tmp_path: Path) -> None:
         assert sum(len(p) for p in promises) >= 8  # the tour does promise what it shows
     finally:
         sandbox.stop()
+
+
+def test_the_readme_handler_does_what_it_says(tmp_path: Path) -> None:
+    """The README's ten-line handler, as printed, beside the spec it is written for: a pet the
+    inferred `POST /pets` stored is adopted once; a second adoption and an unknown pet get the
+    documented 409 and 404 and change nothing."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## A ten-line handler", 1)[1].split("\n## ", 1)[0]
+    handler = next(blocks_of(section, "python"))
+    assert "def adoptPet(" in handler and handler.count("\n") <= 14
+    spec = (ROOT / "tests/specdata/adoption/petstore.yaml").read_text()
+    workspace = write_workspace(
+        tmp_path, {"petstore.yaml": spec}, handlers={"petstore.py": handler}
+    )
+    with served(tmp_path, workspace, strict=True) as client:
+        created = client.post("/pets", json={"name": "Rex"})
+        assert created.status_code == 201, created.text
+        pet = created.json()["id"]
+        adopted = client.post(f"/pets/{pet}/adopt")
+        assert adopted.status_code == 200 and adopted.json()["status"] == "adopted"
+        again = client.post(f"/pets/{pet}/adopt")
+        assert (again.status_code, again.json()) == (409, {"message": "Rex is already adopted"})
+        assert client.post("/pets/999999/adopt").status_code == 404
+        assert client.get(f"/pets/{pet}").json() == {**created.json(), "status": "adopted"}
+
+
+_LINK = re.compile(r"\]\(([^)#\s]*)(?:#([^)\s]*))?\)")
+
+
+def slugs(path: Path) -> set[str]:
+    """The anchors GitHub gives a Markdown file's headings."""
+    text = _BLOCK.sub("", path.read_text(encoding="utf-8"))
+    headings = re.findall(r"^#+ (.+)$", text, re.M)
+    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in headings}
+
+
+def test_every_relative_link_and_anchor_in_the_docs_resolves() -> None:
+    broken = []
+    for path in DOCS:
+        for target, anchor in _LINK.findall(path.read_text(encoding="utf-8")):
+            if target.startswith(("http:", "https:", "mailto:")):
+                continue
+            linked = (path.parent / target).resolve() if target else path
+            if not linked.exists() or (anchor and anchor not in slugs(linked)):
+                broken.append((path.name, target, anchor))
+    assert broken == []

@@ -1,5 +1,5 @@
-"""The pytest plugin, run the way a user runs it: the README's example test file, in a project
-whose rootdir is a workspace, in a pytest session of its own."""
+"""The pytest plugin, run the way a user runs it: the example test file of docs/pytest.md, in a
+project whose rootdir is a workspace, in a pytest session of its own."""
 
 from __future__ import annotations
 
@@ -9,19 +9,18 @@ import pytest
 from conftest import ROOT, cargoextra_workspace
 
 
-def readme_example() -> str:
-    """The first python block of the README's "Testing with pytest" section."""
-    readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("## Testing with pytest") :]
-    match = re.search(r"```python\n(.*?)```", section, re.DOTALL)
-    assert match, "the README lost its example test"
+def documented_example() -> str:
+    """The first python block of docs/pytest.md, which the README links as the plugin's page."""
+    assert "(docs/pytest.md)" in (ROOT / "README.md").read_text()
+    match = re.search(r"```python\n(.*?)```", (ROOT / "docs/pytest.md").read_text(), re.DOTALL)
+    assert match, "docs/pytest.md lost its example test"
     return match.group(1)
 
 
-def test_the_readme_example_passes(pytester: pytest.Pytester) -> None:
+def test_the_documented_example_passes(pytester: pytest.Pytester) -> None:
     cargoextra_workspace(pytester.path)  # the user's project root is the workspace
     pytester.makeini("[pytest]\nmockyard_args = --seed 7 --journal-size 50\n")
-    pytester.makepyfile(test_checkout=readme_example())
+    pytester.makepyfile(test_checkout=documented_example())
     pytester.makepyfile(
         test_options="""
         def test_ini_args_reach_the_sandbox(mockyard_sandbox):
