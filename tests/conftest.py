@@ -421,3 +421,41 @@ def cb(sandbox: LiveSandbox, monkeypatch: pytest.MonkeyPatch) -> Chargebee:
     """The official Chargebee SDK on the reseeded live sandbox."""
     monkeypatch.setattr(Chargebee, "verify_ca_certs", False)
     return sdk_for(sandbox)
+
+
+# --- programs from Debian's packages --------------------------------------------------------------
+
+
+def debian_program(package: str, path: str, role: str) -> str:
+    """`path`, installing Debian's `package` with apt-get first when it is missing (CI runs as
+    root). What cannot be had fails the test under CI (`CI` set, as `.ci/run` sets it), so CI
+    never passes without it; elsewhere it is a skip that says why."""
+    reason = _apt_install(package, path)
+    if reason is None:
+        return path
+    if os.environ.get("CI"):
+        pytest.fail(f"CI needs {role}: {reason}")
+    pytest.skip(f"no {role}: {reason}")
+
+
+def _apt_install(package: str, path: str) -> str | None:
+    """Why `path` cannot be had, or None once it is there."""
+    if os.path.exists(path):
+        return None
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return f"{path} is missing and installing {package} needs root"
+    if shutil.which("apt-get") is None:
+        return f"{path} is missing and there is no apt-get to install {package}"
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for cmd, timeout in (
+        (["apt-get", "update", "-qq"], 300),
+        (["apt-get", "install", "-y", "-qq", package], 900),
+    ):
+        try:
+            done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return f"`{' '.join(cmd)}` did not finish within {timeout} s"
+        if done.returncode != 0:
+            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            return f"`{' '.join(cmd)}` failed: {last}"
+    return None if os.path.exists(path) else f"apt-get installed no {path}"

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import ROOT
+from conftest import ROOT, debian_program
 
 if str(ROOT) not in sys.path:  # `bench` lives beside src/, not in the installed package
     sys.path.insert(0, str(ROOT))
@@ -249,8 +249,8 @@ def test_missing_contract_command_is_reported_not_failed(tmp_path: Path) -> None
     assert bench.failures == []
 
 
-@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
 def test_wrk_walks_each_entry_once(records: dict, tmp_path: Path) -> None:
+    debian_program("wrk", "/usr/bin/wrk", "wrk, the load generator")
     requests = workload.validate_requests(records)
     listing = tmp_path / "list.tsv"
     workload.write_requests(listing, requests * 40)  # more than one second can use

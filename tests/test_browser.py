@@ -9,8 +9,7 @@ read and empty the request journal, with CORS requests and with `no-cors` ones w
 would happen even though the page cannot read the answer; then it pays an invoice, which must
 still work. `--dump-dom` with a virtual time budget returns the page once its fetches are done.
 
-Chromium is installed with apt-get when missing (CI runs as root). Where that cannot be done the
-test is skipped, saying why; under CI (`CI` set) it fails instead, so CI never passes without it.
+Chromium is installed with apt-get when missing (`conftest.debian_program`): CI fails without it.
 """
 
 from __future__ import annotations
@@ -19,10 +18,8 @@ import html
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -31,7 +28,7 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from conftest import ROOT, LiveSandbox, snapshot
+from conftest import ROOT, LiveSandbox, debian_program, snapshot
 
 CHROMIUM = "/usr/bin/chromium"
 PAGE = """<!doctype html>
@@ -108,42 +105,9 @@ const attempts = [
 """
 
 
-def _install_chromium() -> str | None:
-    """Why chromium cannot be had, or None once it is installed."""
-    if os.path.exists(CHROMIUM):
-        return None
-    if not hasattr(os, "geteuid") or os.geteuid() != 0:
-        return f"{CHROMIUM} is missing and installing it needs root"
-    if shutil.which("apt-get") is None:
-        return f"{CHROMIUM} is missing and there is no apt-get to install it"
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for cmd, timeout in (
-        (["apt-get", "update", "-qq"], 300),
-        (["apt-get", "install", "-y", "-qq", "chromium"], 900),
-    ):
-        try:
-            done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            return f"`{' '.join(cmd)}` did not finish within {timeout} s"
-        if done.returncode != 0:
-            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-            return f"`{' '.join(cmd)}` failed: {last}"
-    return None if os.path.exists(CHROMIUM) else "apt-get installed no chromium"
-
-
 @pytest.fixture(scope="session")
 def chromium() -> str:
-    reason = _install_chromium()
-    if reason:
-        _no_browser(reason)
-    return CHROMIUM
-
-
-def _no_browser(reason: str) -> None:
-    """Under CI a browser that cannot be had fails the test; elsewhere it is a reasoned skip."""
-    if os.environ.get("CI"):
-        pytest.fail(f"CI needs the headless browser: {reason}")
-    pytest.skip(f"no headless browser: {reason}")
+    return debian_program("chromium", CHROMIUM, "the headless browser")
 
 
 @pytest.fixture
@@ -270,20 +234,14 @@ def test_a_page_on_another_origin_cannot_drive_the_admin_api_but_can_still_pay(
     ]
 
 
-def test_without_root_a_missing_browser_is_a_reasoned_skip(
+def test_a_program_that_cannot_be_had_fails_under_ci_and_is_a_reasoned_skip_elsewhere(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(sys.modules[__name__], "CHROMIUM", str(tmp_path / "no-chromium"))
-    monkeypatch.setattr(os, "geteuid", lambda: 1000)
-    assert "needs root" in (_install_chromium() or "")
-
-
-def test_under_ci_a_missing_browser_fails_instead_of_skipping(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+    missing = str(tmp_path / "no-chromium")
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)  # not root: apt-get cannot run
     monkeypatch.setenv("CI", "true")
-    with pytest.raises(pytest.fail.Exception, match="CI needs the headless browser: gone"):
-        _no_browser("gone")
+    with pytest.raises(pytest.fail.Exception, match=r"CI needs the browser: .* needs root"):
+        debian_program("chromium", missing, "the browser")
     monkeypatch.delenv("CI")
-    with pytest.raises(pytest.skip.Exception, match="no headless browser: gone"):
-        _no_browser("gone")
+    with pytest.raises(pytest.skip.Exception, match=r"no the browser: .* needs root"):
+        debian_program("chromium", missing, "the browser")
