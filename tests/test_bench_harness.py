@@ -26,6 +26,8 @@ from bench import bigspec, loadgen, prism, report, run, servers, workload  # noq
 from bench.baselines import connexion_mock, starlette_app  # noqa: E402
 from mockyard.app import ServeConfig, build  # noqa: E402
 
+pytestmark = pytest.mark.slow  # the fast tier (make test-fast) leaves this module out
+
 WRK_STDOUT = """Running 10s test @ http://127.0.0.1:4321
   1 threads and 16 connections
   Latency Distribution

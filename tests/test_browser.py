@@ -30,6 +30,8 @@ import pytest
 import yaml
 from conftest import ROOT, LiveSandbox, debian_program, snapshot
 
+pytestmark = pytest.mark.slow  # the fast tier (make test-fast) leaves this module out
+
 CHROMIUM = "/usr/bin/chromium"
 PAGE = """<!doctype html>
 <html><body><pre id="out">pending</pre>

@@ -24,6 +24,8 @@ import pytest
 import yaml
 from conftest import ROOT, free_port
 
+pytestmark = pytest.mark.slow  # the fast tier (make test-fast) leaves this module out
+
 DOCS = ROOT / "docs" / "ci"
 INSTALL = "python -m pip install ."
 PASSING = "--api invoicexpress --phases coverage --seed 1"

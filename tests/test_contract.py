@@ -22,6 +22,8 @@ from mockyard import contract_target
 from mockyard.contract_credentials import TOKEN_ENV
 from mockyard.workspace import load
 
+pytestmark = pytest.mark.slow  # the fast tier (make test-fast) leaves this module out
+
 # Bounded for CI; `make contract` runs the deep version.
 CI_EXAMPLES = "20"
 

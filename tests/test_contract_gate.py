@@ -22,6 +22,8 @@ from contract_runs import SEED, SPEC, Broken, broken_deployments, contract
 
 from mockyard import contract_target
 
+pytestmark = pytest.mark.slow  # the fast tier (make test-fast) leaves this module out
+
 REFUSED = "not tested: every request was refused by authentication; pass --token/--header"
 ADMIN = "adm1n-s3cret"
 VALIDATE = "/api/v1/billing/invoice/validate"

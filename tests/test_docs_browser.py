@@ -29,6 +29,8 @@ from workspaces import served, spec, write_workspace
 
 from mockyard.specs import METHODS
 
+pytestmark = pytest.mark.slow  # the fast tier (make test-fast) leaves this module out
+
 OPERATIONS = [  # in the order a user would try them: the part-payment before the pay
     ("cargoextra", "validate-invoice-payment"),
     ("cargoextra", "prepare-invoice-part-payment-from-wallet"),

@@ -25,6 +25,8 @@ from ledgers import records as stored
 
 from mockyard import fixtures, workspace
 
+pytestmark = pytest.mark.slow  # the fast tier (make test-fast) leaves this module out
+
 
 @pytest.fixture
 def sandbox(sandbox_on: LiveSandbox) -> LiveSandbox:

@@ -31,6 +31,8 @@ from mockyard import admin_spec, record_schemas, workspace
 from mockyard.admin import PREFIX
 from mockyard.controls import DEFAULT_JOURNAL_SIZE
 
+pytestmark = pytest.mark.slow  # the fast tier (make test-fast) leaves this module out
+
 MAX_EXAMPLES = 60
 ADMIN_EXAMPLES = 25  # per operation: the admin API has three per collection
 DOCUMENTED_500 = {"cargoextra": ("100500", {"message": "Unexpected Error"})}

@@ -12,7 +12,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from conftest import ROOT, LiveSandbox
+
+pytestmark = pytest.mark.slow  # the fast tier (make test-fast) leaves this module out
 
 OFFICIAL = ROOT / "specs" / "upstream" / "chargebee" / "apply_payments.yaml"
 

@@ -8,6 +8,8 @@ import re
 import pytest
 from conftest import ROOT, cargoextra_workspace
 
+pytestmark = pytest.mark.slow  # the fast tier (make test-fast) leaves this module out
+
 
 def documented_example() -> str:
     """The first python block of docs/pytest.md, which the README links as the plugin's page."""

@@ -38,6 +38,8 @@ from mockyard.errors import StateUnavailable, WorkspaceError
 from mockyard.pgtemp import TempPostgres
 from mockyard.store import Store, Transaction, open_store, shown
 
+pytestmark = pytest.mark.slow  # the fast tier (make test-fast) leaves this module out
+
 PAY = "/api/v1/billing/invoice/pay"
 CHARGEBEE_503 = (  # the official spec's 503, for a state that cannot be reached
     "Sorry, the server is currently unable to handle the request due to a temporary overload "

@@ -8,9 +8,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pytest
 import yaml
 from conftest import start_sandbox
 from workspaces import UPSTREAM, ok, spec, write_workspace
+
+pytestmark = pytest.mark.slow  # the fast tier (make test-fast) leaves this module out
 
 HANDLER = """
 def get_thing(ctx):

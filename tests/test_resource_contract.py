@@ -20,6 +20,8 @@ from conftest import ROOT, LiveSandbox, start_sandbox
 
 from mockyard.cli import main
 
+pytestmark = pytest.mark.slow  # the fast tier (make test-fast) leaves this module out
+
 WORKSPACE = ROOT / "tests" / "resource_workspace"
 STATEFUL_CHECKS = ("use_after_free", "ensure_resource_availability")
 

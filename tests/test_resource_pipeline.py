@@ -18,6 +18,8 @@ import yaml
 from conftest import ROOT, LiveSandbox, in_process, start_sandbox
 from workspaces import ok, served, spec, write_workspace
 
+pytestmark = pytest.mark.slow  # the fast tier (make test-fast) leaves this module out
+
 WORKSPACE = ROOT / "tests" / "resource_workspace"
 PETSTORE = WORKSPACE / "specs" / "petstore.yaml"
 

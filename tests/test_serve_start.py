@@ -26,6 +26,8 @@ from conftest import ROOT
 from mockyard import startup
 from mockyard.errors import StartError
 
+pytestmark = pytest.mark.slow  # the fast tier (make test-fast) leaves this module out
+
 PR_CAPBSET_DROP, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH = 24, 1, 2  # <linux/prctl.h>, capability.h
 
 

@@ -15,9 +15,12 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
+import pytest
 from conftest import ROOT, apply_payments, start_sandbox, validate_query
 
 from mockyard import fixtures, workspace
+
+pytestmark = pytest.mark.slow  # the fast tier (make test-fast) leaves this module out
 
 WARM_UP, MEASURED = 10.0, 50.0
 VALIDATE = "/api/v1/billing/invoice/validate"

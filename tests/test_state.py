@@ -5,9 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import pytest
 from conftest import ROOT, LiveSandbox, in_process, start_sandbox
 
 from mockyard import workspace
+
+pytestmark = pytest.mark.slow  # the fast tier (make test-fast) leaves this module out
 
 PAY = "/api/v1/billing/invoice/pay"
 

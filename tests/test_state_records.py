@@ -34,6 +34,8 @@ from hypothesis import HealthCheck, given, settings
 
 from mockyard import fixtures, workspace
 
+pytestmark = pytest.mark.slow  # the fast tier (make test-fast) leaves this module out
+
 STATE = "/__mockyard/state"
 WS = workspace.load(ROOT)
 FIXTURES = {s.name: workspace.read_yaml(s.fixtures) for s in WS.apis}
