@@ -28,12 +28,13 @@ from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from connexion.datastructures import MediaTypeDict
+from connexion.json_schema import Draft4RequestValidator
 from connexion.validators import VALIDATOR_MAP, FormDataValidator
 from jsonschema import ValidationError
 from starlette.types import Scope
 
 from mockyard.errors import MalformedForm
-from mockyard.validation import invalid_input
+from mockyard.validation import FORMATS, compiled, invalid_input
 
 FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
 SCOPE_KEY = "mockyard_form"
@@ -126,7 +127,12 @@ def parsed_body(scope: Mapping[str, Any] | None) -> dict[str, Any] | None:
 
 
 class NestedFormValidator(FormDataValidator):
-    """Connexion's form validator, validating the nested, typed body instead of the flat one."""
+    """Connexion's form validator, validating the nested, typed body instead of the flat one,
+    with OpenAPI's numeric formats checked (`validation.FORMATS`)."""
+
+    @property
+    def _validator(self) -> Any:
+        return compiled(self._schema, Draft4RequestValidator, FORMATS)
 
     async def _parse(self, stream: Any, scope: Scope) -> dict[str, Any]:
         raw = b"".join([chunk async for chunk in stream])

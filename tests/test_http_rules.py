@@ -1,0 +1,340 @@
+"""HTTP as the spec and RFC 9110 say, on specs written to show each rule (issue 16, point 3).
+
+Every request is sent to two in-process sandboxes of the same spec, one reading plain requests
+itself (the fast reader) and one leaving every request to Connexion: both must answer alike
+(`answer`), so a rule kept by one reader and not the other fails here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from starlette.testclient import TestClient
+from workspaces import ok, served, spec, write_workspace
+
+Twins = tuple[TestClient, TestClient]
+
+
+@pytest.fixture
+def twins(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Twins]:
+    """The fast and the Connexion-only sandbox of the spec (and handlers) the test names with
+    `@pytest.mark.parametrize("twins", [(SPEC, HANDLERS)], indirect=True)`."""
+    document, handlers = request.param
+    root = write_workspace(
+        tmp_path / "ws", {"t.yaml": document}, handlers={"t.py": handlers} if handlers else None
+    )
+    (tmp_path / "fast").mkdir()
+    (tmp_path / "slow").mkdir()
+    with (
+        served(tmp_path / "fast", root, seed=3) as fast,
+        served(tmp_path / "slow", root, seed=3, fast_path=False) as slow,
+    ):
+        yield fast, slow
+
+
+def answer(twins: Twins, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    """The answer to one request; both readers must give it."""
+    fast, slow = (client.request(method, url, **kwargs) for client in twins)
+    seen = [(r.status_code, _headers(r), r.content) for r in (fast, slow)]
+    assert seen[0] == seen[1], (method, url)
+    return fast
+
+
+def _headers(response: httpx.Response) -> dict[str, str]:
+    return {k: v for k, v in response.headers.items() if k not in ("date", "server")}
+
+
+def detail(response: httpx.Response) -> str:
+    return str(response.json().get("detail", ""))
+
+
+JSON_OBJECT = {"type": "object"}
+
+# --- 405 and HEAD ---------------------------------------------------------------------------------
+
+ROUTES = spec(
+    {
+        "/things": {
+            "get": {"operationId": "list-things", "responses": ok(JSON_OBJECT)},
+            "put": {"operationId": "put-things", "responses": ok(JSON_OBJECT)},
+            "post": {"operationId": "add-thing", "responses": ok(JSON_OBJECT)},
+        },
+        "/things/{id}": {
+            "delete": {
+                "operationId": "drop-thing",
+                "parameters": [
+                    {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
+                ],
+                "responses": {"204": {"description": "gone"}},
+            }
+        },
+    }
+)
+
+
+@pytest.mark.parametrize("twins", [(ROUTES, None)], indirect=True)
+def test_a_405_allows_every_method_of_the_path_and_head_with_get(twins: Twins) -> None:
+    response = answer(twins, "PATCH", "/things")
+    assert response.status_code == 405
+    assert set(response.headers["allow"].split(", ")) == {"GET", "HEAD", "PUT", "POST"}
+    only_delete = answer(twins, "GET", "/things/7")
+    assert only_delete.status_code == 405 and only_delete.headers["allow"] == "DELETE"
+
+
+@pytest.mark.parametrize("twins", [(ROUTES, None)], indirect=True)
+def test_head_answers_get_headers_without_a_body(twins: Twins) -> None:
+    get, head = answer(twins, "GET", "/things"), answer(twins, "HEAD", "/things")
+    assert head.status_code == get.status_code == 200
+    assert head.content == b"" and get.content
+    assert head.headers["content-type"] == get.headers["content-type"]
+    assert head.headers["content-length"] == get.headers["content-length"]
+
+
+# --- numeric formats ------------------------------------------------------------------------------
+
+
+def _number(kind: str, fmt: str) -> dict[str, str]:
+    return {"type": kind, "format": fmt}
+
+
+FORMATS = spec(
+    {
+        "/numbers": {
+            "get": {
+                "operationId": "numbers",
+                "parameters": [
+                    {"name": n, "in": "query", "schema": _number(k, n)}
+                    for n, k in (("int32", "integer"), ("int64", "integer"), ("float", "number"))
+                ],
+                "responses": ok(JSON_OBJECT),
+            },
+            "post": {
+                "operationId": "add-numbers",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "small": _number("integer", "int32"),
+                                    "big": _number("integer", "int64"),
+                                    "ratio": _number("number", "float"),
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": ok(JSON_OBJECT),
+            },
+        }
+    }
+)
+INT32, INT64, FLOAT_MAX = 2**31, 2**63, "3.4028234663852886e38"
+
+
+@pytest.mark.parametrize("twins", [(FORMATS, None)], indirect=True)
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [
+        (f"int32={INT32 - 1}&int64={INT64 - 1}&float={FLOAT_MAX}", 200),
+        (f"int32=-{INT32}&int64=-{INT64}&float=-{FLOAT_MAX}", 200),
+        (f"int32={INT32}", 400),
+        (f"int32=-{INT32 + 1}", 400),
+        (f"int64={INT64}", 400),
+        ("float=3.5e38", 400),
+        ("float=-1e39", 400),
+    ],
+)
+def test_numeric_formats_bound_query_parameters(twins: Twins, query: str, status: int) -> None:
+    response = answer(twins, "GET", f"/numbers?{query}")
+    assert response.status_code == status, response.text
+    if status == 400:
+        assert detail(response).startswith(query.split("=")[0] + ": must be")
+
+
+@pytest.mark.parametrize("twins", [(FORMATS, None)], indirect=True)
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"small": INT32 - 1, "big": INT64 - 1, "ratio": 1.5}, 200),
+        ({"small": INT32}, 400),
+        ({"big": -INT64 - 1}, 400),
+        ({"ratio": 1e39}, 400),
+    ],
+)
+def test_numeric_formats_bound_body_fields(twins: Twins, body: dict, status: int) -> None:
+    response = answer(twins, "POST", "/numbers", json=body)
+    assert response.status_code == status, response.text
+    if status == 400:
+        assert detail(response).startswith(f"{next(iter(body))}: must be")
+
+
+# --- security schemes and challenges --------------------------------------------------------------
+
+SCHEMES = {
+    "basic": {"type": "http", "scheme": "basic"},
+    "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+    "digest": {"type": "http", "scheme": "digest"},
+    "hoba": {"type": "http", "scheme": "HOBA"},
+    "header": {"type": "apiKey", "in": "header", "name": "X-Api-Key"},
+    "query": {"type": "apiKey", "in": "query", "name": "api_key"},
+    "cookie": {"type": "apiKey", "in": "cookie", "name": "sid"},
+    "oauth2": {
+        "type": "oauth2",
+        "flows": {"clientCredentials": {"tokenUrl": "https://example.com/token", "scopes": {}}},
+    },
+    "oidc": {
+        "type": "openIdConnect",
+        "openIdConnectUrl": "https://example.com/.well-known/openid-configuration",
+    },
+}
+SECURED = spec(
+    {
+        f"/{name}": {
+            "get": {
+                "operationId": f"by-{name}",
+                "security": [{name: []}],
+                "responses": {**ok(JSON_OBJECT), "401": {"description": "who are you"}},
+            }
+        }
+        for name in SCHEMES
+    }
+    | {
+        "/open": {
+            "get": {
+                "operationId": "open",
+                "responses": {**ok(JSON_OBJECT), "401": {"description": "never, unless asked"}},
+            }
+        }
+    },
+    components={"securitySchemes": SCHEMES},
+)
+WHOAMI = """
+def _me(ctx):
+    return {"caller": ctx.principal.id if ctx.principal else None}
+
+by_basic = by_bearer = by_digest = by_hoba = by_header = by_query = by_cookie = _me
+by_oauth2 = by_oidc = _me
+"""
+DIGEST = (
+    'Digest username="ada", realm="t", nonce="abc", uri="/digest", qop=auth, nc=00000001, '
+    'cnonce="xyz", response="6629fae49393a05397450978507c4ef1"'
+)
+
+
+@pytest.mark.parametrize("twins", [(SECURED, WHOAMI)], indirect=True)
+@pytest.mark.parametrize(
+    ("name", "request_args", "caller"),
+    [
+        ("basic", {"auth": ("ada", "pw")}, "ada"),
+        ("bearer", {"headers": {"Authorization": "Bearer tok-1"}}, "tok-1"),
+        ("digest", {"headers": {"Authorization": DIGEST}}, "ada"),
+        ("hoba", {"headers": {"Authorization": "HOBA result=abc.def"}}, "result=abc.def"),
+        ("header", {"headers": {"X-Api-Key": "k-1"}}, "k-1"),
+        ("query", {"params": {"api_key": "k-2"}}, "k-2"),
+        ("cookie", {"headers": {"Cookie": "sid=k-3"}}, "k-3"),
+        ("oauth2", {"headers": {"Authorization": "Bearer o-1"}}, "o-1"),
+        ("oidc", {"headers": {"Authorization": "Bearer i-1"}}, "i-1"),
+    ],
+)
+def test_every_scheme_type_accepts_a_well_formed_credential(
+    twins: Twins, name: str, request_args: dict, caller: str
+) -> None:
+    response = answer(twins, "GET", f"/{name}", **request_args)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"caller": caller}
+    refused = answer(twins, "GET", f"/{name}")
+    assert refused.status_code == 401 and refused.headers["www-authenticate"]
+
+
+@pytest.mark.parametrize("twins", [(SECURED, WHOAMI)], indirect=True)
+def test_a_digest_header_without_its_fields_is_refused(twins: Twins) -> None:
+    response = answer(twins, "GET", "/digest", headers={"Authorization": 'Digest username="a"'})
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].startswith('Digest realm="t", qop="auth"')
+
+
+@pytest.mark.parametrize("twins", [(SECURED, WHOAMI)], indirect=True)
+def test_a_digest_client_answers_the_challenge(twins: Twins) -> None:
+    """httpx's own Digest client reads the challenge and answers it."""
+    response = twins[0].get("/digest", auth=httpx.DigestAuth("grace", "secret"))
+    assert response.status_code == 200 and response.json() == {"caller": "grace"}
+
+
+@pytest.mark.parametrize("twins", [(SECURED, WHOAMI)], indirect=True)
+@pytest.mark.parametrize(
+    ("path", "challenge"),
+    [
+        ("/basic", 'Basic realm="t", charset="UTF-8"'),
+        ("/bearer", 'Bearer realm="t"'),
+        ("/hoba", 'Hoba realm="t"'),
+        ("/oidc", 'Bearer realm="t"'),
+        ("/open", 'Bearer realm="t"'),  # an operation with no scheme: the usual one
+    ],
+)
+def test_every_401_carries_a_challenge_even_a_preferred_one(
+    twins: Twins, path: str, challenge: str
+) -> None:
+    """A 401 the client asks the mock for, with credentials it accepts, is a 401 too."""
+    response = answer(
+        twins, "GET", path, headers={"Prefer": "code=401", "Authorization": "Bearer x"}
+    )
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == challenge
+
+
+# --- default and range responses ------------------------------------------------------------------
+
+
+def _marked(mark: str) -> dict[str, Any]:
+    schema = {"type": "object", "required": ["r"], "properties": {"r": {"enum": [mark]}}}
+    return {"description": mark, "content": {"application/json": {"schema": schema}}}
+
+
+RANGES = spec(
+    {
+        "/ranged": {
+            "get": {
+                "operationId": "ranged",
+                "responses": {"2XX": _marked("2XX"), "4XX": _marked("4XX")},
+            }
+        },
+        "/exact": {
+            "get": {
+                "operationId": "exact",
+                "responses": {"2XX": _marked("2XX"), "201": _marked("201")},
+            }
+        },
+        "/fallback": {
+            "get": {
+                "operationId": "fallback",
+                "parameters": [
+                    {"name": "n", "in": "query", "required": True, "schema": {"type": "integer"}}
+                ],
+                "responses": {"default": _marked("default")},
+            }
+        },
+    }
+)
+
+
+@pytest.mark.parametrize("twins", [(RANGES, None)], indirect=True)
+def test_range_and_default_responses(twins: Twins) -> None:
+    ranged = answer(twins, "GET", "/ranged")
+    assert (ranged.status_code, ranged.json()) == (200, {"r": "2XX"})
+    exact = answer(twins, "GET", "/exact")  # an exact code wins over its range
+    assert (exact.status_code, exact.json()) == (201, {"r": "201"})
+    preferred = answer(twins, "GET", "/ranged", headers={"Prefer": "code=204"})
+    assert (preferred.status_code, preferred.json()) == (204, {"r": "2XX"})
+    assert answer(twins, "GET", "/ranged", headers={"Prefer": "code=418"}).json() == {"r": "4XX"}
+    fallback = answer(twins, "GET", "/fallback?n=1")  # default alone stands for success too
+    assert (fallback.status_code, fallback.json()) == (200, {"r": "default"})
+    invalid = answer(twins, "GET", "/fallback?n=x")  # and for the error, as documented
+    assert (invalid.status_code, invalid.json()) == (400, {"r": "default"})
+    not_found = answer(twins, "GET", "/ranged/nothing-here")
+    assert not_found.status_code == 404
