@@ -7,6 +7,8 @@ itself (the fast reader) and one leaving every request to Connexion: both must a
 
 from __future__ import annotations
 
+import json
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -338,3 +340,163 @@ def test_range_and_default_responses(twins: Twins) -> None:
     assert (invalid.status_code, invalid.json()) == (400, {"r": "default"})
     not_found = answer(twins, "GET", "/ranged/nothing-here")
     assert not_found.status_code == 404
+
+
+# --- content negotiation and XML ------------------------------------------------------------------
+
+PET = {
+    "type": "object",
+    "required": ["id", "name", "vaccinated", "tags", "aliases"],
+    "xml": {"name": "pet", "namespace": "https://example.com/pets", "prefix": "p"},
+    "properties": {
+        "id": {"type": "integer", "enum": [7], "xml": {"attribute": True}},
+        "name": {"type": "string", "enum": ["Rex & Co"]},
+        "vaccinated": {"type": "boolean", "enum": [True]},
+        "tags": {
+            "type": "array",
+            "minItems": 2,
+            "maxItems": 2,
+            "items": {"type": "string", "enum": ["good"], "xml": {"name": "tag"}},
+            "xml": {"wrapped": True},
+        },
+        "aliases": {"type": "array", "minItems": 1, "maxItems": 1, "items": {"enum": ["R"]}},
+    },
+}
+
+
+def _both(schema: Any) -> dict[str, Any]:
+    return {"application/json": {"schema": schema}, "application/xml": {"schema": schema}}
+
+
+NEGOTIATED = spec(
+    {
+        "/pet": {
+            "get": {
+                "operationId": "get-pet",
+                "responses": {"200": {"description": "a pet", "content": _both(PET)}},
+            },
+            "post": {
+                "operationId": "add-pet",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": PET}}},
+                "responses": {"201": {"description": "added", "content": _both(PET)}},
+            },
+        },
+        "/pets": {
+            "get": {
+                "operationId": "list-pets",
+                "responses": {
+                    "200": {
+                        "description": "pets",
+                        "content": {
+                            "application/xml": {
+                                "schema": {
+                                    "type": "array",
+                                    "minItems": 2,
+                                    "maxItems": 2,
+                                    "items": {"$ref": "#/components/schemas/Pet"},
+                                    "xml": {"name": "pets"},
+                                }
+                            }
+                        },
+                    }
+                },
+            }
+        },
+        "/note": {
+            "get": {
+                "operationId": "note",
+                "responses": {
+                    "200": {
+                        "description": "a note",
+                        "content": {
+                            "text/plain": {"example": "hello"},
+                            "application/json": {"example": {"note": "hello"}},
+                        },
+                    }
+                },
+            },
+            "delete": {"operationId": "drop-note", "responses": {"204": {"description": "gone"}}},
+        },
+    },
+    components={"schemas": {"Pet": PET}},
+)
+ADD_PET = """
+from mockyard import ApiError
+
+
+def add_pet(ctx, body):
+    if ctx.store.get("pets", body["id"]) is not None:
+        raise ApiError(409, {"message": "taken"})
+    ctx.store.put("pets", body["id"], body)
+    return body, 201
+"""
+XML_PET = (
+    "<?xml version='1.0' encoding='utf-8'?>\n"
+    '<p:pet xmlns:p="https://example.com/pets" id="7"><name>Rex &amp; Co</name>'
+    "<vaccinated>true</vaccinated><tags><tag>good</tag><tag>good</tag></tags>"
+    "<aliases>R</aliases></p:pet>"
+)
+
+
+@pytest.mark.parametrize("twins", [(NEGOTIATED, ADD_PET)], indirect=True)
+@pytest.mark.parametrize(
+    ("accept", "media_type"),
+    [
+        (None, "application/json"),
+        ("*/*", "application/json"),
+        ("application/xml", "application/xml"),
+        ("application/json;q=0.5, application/xml", "application/xml"),
+        ("application/json;q=0.9, application/xml;q=0.8", "application/json"),
+        ("application/json;q=0, */*;q=0.1", "application/xml"),
+        ("text/html, application/*;q=0.2", "application/json"),
+    ],
+)
+def test_accept_chooses_the_documented_media_type(
+    twins: Twins, accept: str | None, media_type: str
+) -> None:
+    headers = {"Accept": accept} if accept else {}
+    response = answer(twins, "GET", "/pet", headers=headers)
+    assert response.status_code == 200
+    assert response.headers["content-type"].split(";")[0] == media_type
+
+
+@pytest.mark.parametrize("twins", [(NEGOTIATED, ADD_PET)], indirect=True)
+def test_xml_is_built_from_the_schema_and_its_xml_hints(twins: Twins) -> None:
+    mocked = answer(twins, "GET", "/pet", headers={"Accept": "application/xml"})
+    assert mocked.text == XML_PET
+    listed = answer(twins, "GET", "/pets", headers={"Accept": "application/xml"})
+    root = ET.fromstring(listed.content)
+    assert root.tag == "pets" and [child.get("id") for child in root] == ["7", "7"]
+    assert root[0].tag == "{https://example.com/pets}pet"
+    pet = json.loads(answer(twins, "GET", "/pet").content)
+    handled = answer(twins, "POST", "/pet", json=pet, headers={"Accept": "application/xml"})
+    assert handled.status_code == 201 and handled.text == XML_PET  # a handler's dict, as XML
+
+
+@pytest.mark.parametrize("twins", [(NEGOTIATED, ADD_PET)], indirect=True)
+def test_nothing_acceptable_is_a_406_and_changes_nothing(twins: Twins) -> None:
+    response = answer(twins, "GET", "/pet", headers={"Accept": "text/csv"})
+    assert response.status_code == 406
+    assert "application/json, application/xml" in detail(response)
+    assert answer(twins, "GET", "/pets", headers={"Accept": "application/json"}).status_code == 406
+    refused = answer(twins, "GET", "/note", headers={"Accept": "text/plain;q=0, application/xml"})
+    assert refused.status_code == 406
+    assert answer(twins, "GET", "/note", headers={"Accept": "text/*"}).text == "hello"
+    pet = json.loads(answer(twins, "GET", "/pet").content)
+    csv = {"Accept": "text/csv"}
+    assert answer(twins, "POST", "/pet", json=pet, headers=csv).status_code == 406
+    assert answer(twins, "POST", "/pet", json=pet).status_code == 201  # the 406 stored nothing
+    assert answer(twins, "POST", "/pet", json=pet).status_code == 409
+    # An answer without a body has no media type to refuse.
+    assert answer(twins, "DELETE", "/note", headers={"Accept": "text/csv"}).status_code == 204
+
+
+@pytest.mark.parametrize("twins", [(NEGOTIATED, ADD_PET)], indirect=True)
+@pytest.mark.parametrize(
+    "content_type", ["application/xml", "text/plain", "application/x-www-form-urlencoded"]
+)
+def test_an_undeclared_request_media_type_is_a_415(twins: Twins, content_type: str) -> None:
+    response = answer(
+        twins, "POST", "/pet", content=b"<pet/>", headers={"Content-Type": content_type}
+    )
+    assert response.status_code == 415
