@@ -500,3 +500,159 @@ def test_an_undeclared_request_media_type_is_a_415(twins: Twins, content_type: s
         twins, "POST", "/pet", content=b"<pet/>", headers={"Content-Type": content_type}
     )
     assert response.status_code == 415
+
+
+# --- parameter styles -----------------------------------------------------------------------------
+
+
+def _param(name: str, where: str, schema: dict[str, Any], **style: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": where,
+        "schema": schema,
+        **style,
+        **({"required": True} if where == "path" else {}),
+    }
+
+
+INTS = {"type": "array", "items": {"type": "integer", "maximum": 9}}
+WORDS = {"type": "array", "items": {"type": "string"}}
+POINT = {
+    "type": "object",
+    "properties": {"x": {"type": "integer", "maximum": 9}, "y": {"type": "string"}},
+}
+STYLES = spec(
+    {
+        "/p/{simple}/{label}/{labelx}/{matrix}/{matrixx}/{obj}/{objx}/{one}": {
+            "get": {
+                "operationId": "path-styles",
+                "parameters": [
+                    _param("simple", "path", INTS),
+                    _param("label", "path", WORDS, style="label"),
+                    _param("labelx", "path", INTS, style="label", explode=True),
+                    _param("matrix", "path", WORDS, style="matrix"),
+                    _param("matrixx", "path", INTS, style="matrix", explode=True),
+                    _param("obj", "path", POINT),
+                    _param("objx", "path", POINT, style="label", explode=True),
+                    _param("one", "path", {"type": "string"}, style="matrix"),
+                ],
+                "responses": ok(JSON_OBJECT),
+            }
+        },
+        "/q": {
+            "get": {
+                "operationId": "query-styles",
+                "parameters": [
+                    _param("formx", "query", INTS),
+                    _param("form", "query", INTS, explode=False),
+                    _param("space", "query", INTS, style="spaceDelimited", explode=False),
+                    _param("pipe", "query", INTS, style="pipeDelimited", explode=False),
+                    _param("deep", "query", POINT, style="deepObject", explode=True),
+                    _param("point", "query", POINT, explode=False),
+                    _param("spread", "query", POINT),
+                    _param("X-Count", "header", {"type": "integer", "maximum": 9}),
+                    _param("X-Ints", "header", INTS),
+                    _param("X-Point", "header", POINT, explode=True),
+                    _param("session", "cookie", {"type": "integer", "maximum": 9}),
+                    _param("ids", "cookie", INTS, explode=False),
+                ],
+                "responses": ok(JSON_OBJECT),
+            }
+        },
+    }
+)
+ECHO = """
+def path_styles(ctx, **arguments):
+    return arguments
+
+
+def query_styles(ctx, **arguments):
+    return {k: v for k, v in arguments.items() if v != {}}
+"""
+PATH_URL = "/p/1,2/.a,b/.3.4/;matrix=c,d/;matrixx=5;matrixx=6/x,7,y,z/.x=8.y=w/;one=u"
+
+
+@pytest.mark.parametrize("twins", [(STYLES, ECHO)], indirect=True)
+def test_path_styles_are_decoded_and_typed(twins: Twins) -> None:
+    response = answer(twins, "GET", PATH_URL)
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "simple": [1, 2],
+        "label": ["a", "b"],
+        "labelx": [3, 4],
+        "matrix": ["c", "d"],
+        "matrixx": [5, 6],
+        "obj": {"x": 7, "y": "z"},
+        "objx": {"x": 8, "y": "w"},
+        "one": "u",
+    }
+
+
+@pytest.mark.parametrize("twins", [(STYLES, ECHO)], indirect=True)
+@pytest.mark.parametrize(
+    ("url", "fault"),
+    [
+        (PATH_URL.replace("/.a,b/", "/a,b/"), "label: must be written in label style"),
+        (PATH_URL.replace(".3.4", ".3.40"), "labelx.1: cannot be more than 9"),
+        (PATH_URL.replace(";matrix=c,d", ";other=c,d"), "matrix: is not written as the matrix"),
+        (PATH_URL.replace("x,7,y,z", "x,70,y,z"), "obj.x: cannot be more than 9"),
+        (PATH_URL.replace(".x=8.y=w", ".x=8.y"), "objx: is not written as the label"),
+    ],
+)
+def test_a_path_value_not_in_its_style_is_a_400(twins: Twins, url: str, fault: str) -> None:
+    response = answer(twins, "GET", url)
+    assert response.status_code == 400
+    assert detail(response).startswith(fault)
+
+
+@pytest.mark.parametrize("twins", [(STYLES, ECHO)], indirect=True)
+@pytest.mark.parametrize(
+    ("query", "arguments"),
+    [
+        ("formx=1&formx=2", {"formx": [1, 2]}),
+        ("form=3,4", {"form": [3, 4]}),
+        ("space=5%206", {"space": [5, 6]}),
+        ("pipe=7|8", {"pipe": [7, 8]}),
+        ("deep[x]=1&deep[y]=a", {"deep": {"x": 1, "y": "a"}}),
+        ("point=x,2,y,b", {"point": {"x": 2, "y": "b"}}),
+        ("x=3&y=c", {"spread": {"x": 3, "y": "c"}}),
+    ],
+)
+def test_query_styles_are_decoded_and_typed(twins: Twins, query: str, arguments: dict) -> None:
+    response = answer(twins, "GET", f"/q?{query}")
+    assert response.status_code == 200, response.text
+    assert response.json() == arguments
+
+
+@pytest.mark.parametrize("twins", [(STYLES, ECHO)], indirect=True)
+@pytest.mark.parametrize(
+    ("query", "headers", "fault"),
+    [
+        ("point=x,20,y,b", {}, "point.x: cannot be more than 9"),
+        ("x=30", {}, "spread.x: cannot be more than 9"),
+        ("form=3,40", {}, "form.1: cannot be more than 9"),
+        ("", {"X-Count": "10"}, "X-Count: cannot be more than 9"),
+        ("", {"X-Count": "ten"}, "X-Count: must be an integer"),
+        ("", {"X-Ints": "1,20"}, "X-Ints.1: cannot be more than 9"),
+        ("", {"X-Point": "x=10,y=a"}, "X-Point.x: cannot be more than 9"),
+        ("", {"Cookie": "session=10"}, "session: cannot be more than 9"),
+        ("", {"Cookie": "ids=1,20"}, "ids.1: cannot be more than 9"),
+    ],
+)
+def test_values_in_every_style_are_validated_typed(
+    twins: Twins, query: str, headers: dict, fault: str
+) -> None:
+    response = answer(twins, "GET", f"/q?{query}", headers=headers)
+    assert response.status_code == 400
+    assert detail(response) == fault
+
+
+@pytest.mark.parametrize("twins", [(STYLES, ECHO)], indirect=True)
+def test_typed_headers_and_cookies_in_their_style_are_valid(twins: Twins) -> None:
+    headers = {
+        "X-Count": "9",
+        "X-Ints": "1,2",
+        "X-Point": "x=1,y=a",
+        "Cookie": "session=3; ids=4,5",
+    }
+    assert answer(twins, "GET", "/q", headers=headers).status_code == 200

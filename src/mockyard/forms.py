@@ -21,7 +21,6 @@ validated.
 from __future__ import annotations
 
 import logging
-import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -34,6 +33,7 @@ from jsonschema import ValidationError
 from starlette.types import Scope
 
 from mockyard.errors import MalformedForm
+from mockyard.styles import scalar
 from mockyard.validation import FORMATS, compiled, invalid_input
 
 FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
@@ -45,8 +45,6 @@ _KEY = re.compile(r"([^\[\]]+)((?:\[[^\[\]]*\])*)")
 _SEGMENT = re.compile(r"\[([^\[\]]*)\]")
 _INDEX = re.compile(r"0|[1-9][0-9]{0,5}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_INTEGER = re.compile(r"[+-]?[0-9]{1,300}")
-_DECIMAL = re.compile(r"[+-]?(?:[0-9]{1,300}(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,4})?")
 
 
 class _Values(list[str]):
@@ -175,10 +173,10 @@ def _node(node: Any, schema: Mapping[str, Any], path: list[str]) -> Any:
     if isinstance(node, _Values):
         if schema.get("type") == "array":
             items = schema.get("items", {})
-            return [_scalar(value, items) for value in node]
+            return [scalar(value, items) for value in node]
         if len(node) > 1:
             raise MalformedForm(f"{_name(path)} is given {len(node)} times")
-        return _scalar(node[0], schema)
+        return scalar(node[0], schema)
     if schema.get("type") == "array":
         return _array(node, schema, path)
     return _object(node, schema, path)
@@ -204,21 +202,6 @@ def _array(node: Mapping[str, Any], schema: Mapping[str, Any], path: list[str]) 
         raise MalformedForm(f"the indices of {_name(path)} must run 0..n-1 without gaps")
     items = schema.get("items", {})
     return [_node(node[str(i)], items, [*path, str(i)]) for i in indices]
-
-
-def _scalar(value: str, schema: Mapping[str, Any]) -> Any:
-    kind = _flatten(schema).get("type")
-    text = value.strip()
-    if kind == "integer" and _INTEGER.fullmatch(text):
-        return int(text)
-    if kind == "number" and _DECIMAL.fullmatch(text):
-        if _INTEGER.fullmatch(text):
-            return int(text)
-        number = float(text)
-        return number if math.isfinite(number) else value
-    if kind == "boolean" and text in ("true", "false"):
-        return text == "true"
-    return value
 
 
 def _flatten(schema: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -12,6 +12,9 @@ Numbers are held to their OpenAPI `format` (`FORMATS`): an `int32` between -2**3
 `int64` between -2**63 and 2**63-1, a `float` within single precision's range (3.4e38); JSON
 Schema's own checker knows none of them.
 
+Header and cookie parameters are validated as the typed values their style writes (`styles`),
+not as the raw text Connexion would check.
+
 Query parameters typed integer or number must be plain decimal literals: Python's `int()` and
 `float()` also read `1_000`, Arabic-Indic or fullwidth digits and `infinity`, which no real gateway
 takes for a number.
@@ -37,6 +40,7 @@ from jsonschema import Draft4Validator, FormatChecker, ValidationError
 from openapi_schema_validator import oas30_format_checker
 from starlette.types import Scope
 
+from mockyard import styles
 from mockyard.asgi_scope import query_pairs
 from mockyard.errors import InvalidInput
 
@@ -207,6 +211,16 @@ class FiniteParameterValidator(ParameterValidator):
         if not all_finite(value):
             raise InvalidInput("must be a finite number", param=name)
         return None
+
+    def validate_header_parameter(self, param: dict[str, Any], request: Any) -> str | None:
+        raw = request.headers.get(param["name"])
+        value = None if raw is None else styles.decode(param, raw)
+        return self.validate_parameter("header", value, param)
+
+    def validate_cookie_parameter(self, param: dict[str, Any], request: Any) -> str | None:
+        raw = request.cookies.get(param["name"])
+        value = None if raw is None else styles.decode(param, raw)
+        return self.validate_parameter("cookie", value, param)
 
     def validate_query_parameter(self, param: dict[str, Any], request: Any) -> str | None:
         kind = param.get("schema", param).get("type")
