@@ -449,6 +449,9 @@ XML_PET = (
         ("application/json;q=0.9, application/xml;q=0.8", "application/json"),
         ("application/json;q=0, */*;q=0.1", "application/xml"),
         ("text/html, application/*;q=0.2", "application/json"),
+        ("application/xml, application/json", "application/xml"),  # equals: the client's order
+        ("application/json; charset=utf-8", "application/json"),  # parameters ask nothing
+        ("no media range here", "application/json"),  # as if there were no Accept
     ],
 )
 def test_accept_chooses_the_documented_media_type(
@@ -656,3 +659,50 @@ def test_typed_headers_and_cookies_in_their_style_are_valid(twins: Twins) -> Non
         "Cookie": "session=3; ids=4,5",
     }
     assert answer(twins, "GET", "/q", headers=headers).status_code == 200
+
+
+# --- the documented error status ------------------------------------------------------------------
+
+
+def _takes(n: str, responses: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "get": {
+            "operationId": f"takes-{n}",
+            "parameters": [
+                {"name": "n", "in": "query", "required": True, "schema": {"type": "integer"}}
+            ],
+            "responses": {**ok(JSON_OBJECT), **responses},
+        }
+    }
+
+
+INVALID = spec(
+    {
+        "/only-422": _takes("422", {"422": _marked("422")}),
+        "/both": _takes("both", {"400": _marked("400"), "422": _marked("422")}),
+        "/ranged-4xx": _takes("4xx", {"4XX": _marked("4XX"), "422": _marked("422")}),
+        "/neither": _takes("neither", {}),
+    }
+)
+
+
+@pytest.mark.parametrize("twins", [(INVALID, None)], indirect=True)
+@pytest.mark.parametrize(
+    ("path", "status", "body"),
+    [
+        ("/only-422", 422, {"r": "422"}),
+        ("/both", 400, {"r": "400"}),
+        ("/ranged-4xx", 400, {"r": "4XX"}),  # 4XX documents 400 too
+        ("/neither", 400, None),
+    ],
+)
+def test_invalid_input_gets_the_status_the_operation_documents(
+    twins: Twins, path: str, status: int, body: dict | None
+) -> None:
+    response = answer(twins, "GET", f"{path}?n=x")
+    assert response.status_code == status
+    if body is None:
+        assert response.headers["content-type"] == "application/problem+json"
+        assert detail(response) == "n: must be a plain decimal integer"
+    else:
+        assert response.json() == body
