@@ -542,6 +542,17 @@ STYLES = spec(
                 "responses": ok(JSON_OBJECT),
             }
         },
+        "/n/{label}/{matrix}/{plain}": {
+            "get": {
+                "operationId": "numbers-styled",
+                "parameters": [
+                    _param("label", "path", {"type": "boolean"}, style="label"),
+                    _param("matrix", "path", {"type": "string"}, style="matrix", explode=True),
+                    _param("plain", "path", {"type": "boolean"}, style="matrix"),
+                ],
+                "responses": ok(JSON_OBJECT),
+            }
+        },
         "/q": {
             "get": {
                 "operationId": "query-styles",
@@ -569,6 +580,10 @@ def path_styles(ctx, **arguments):
     return arguments
 
 
+def numbers_styled(ctx, **arguments):
+    return arguments
+
+
 def query_styles(ctx, **arguments):
     return {k: v for k, v in arguments.items() if v != {}}
 """
@@ -589,6 +604,16 @@ def test_path_styles_are_decoded_and_typed(twins: Twins) -> None:
         "objx": {"x": 8, "y": "w"},
         "one": "u",
     }
+
+
+@pytest.mark.parametrize("twins", [(STYLES, ECHO)], indirect=True)
+def test_label_and_matrix_scalars_are_decoded_and_typed(twins: Twins) -> None:
+    response = answer(twins, "GET", "/n/.false/;matrix=a%20b/;plain=true")
+    assert response.status_code == 200, response.text
+    assert response.json() == {"label": False, "matrix": "a b", "plain": True}
+    wrong = answer(twins, "GET", "/n/.no/;matrix=a/;plain=true")
+    assert (wrong.status_code, detail(wrong)) == (400, "label: must be true or false")
+    assert answer(twins, "GET", "/n/false/;matrix=a/;plain=true").status_code == 400
 
 
 @pytest.mark.parametrize("twins", [(STYLES, ECHO)], indirect=True)

@@ -33,7 +33,7 @@ from jsonschema import ValidationError
 from starlette.types import Scope
 
 from mockyard.errors import MalformedForm
-from mockyard.styles import scalar
+from mockyard.styles import flatten, scalar
 from mockyard.validation import FORMATS, compiled, invalid_input
 
 FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
@@ -169,7 +169,7 @@ class _NestedKeysFilter(logging.Filter):
 
 
 def _node(node: Any, schema: Mapping[str, Any], path: list[str]) -> Any:
-    schema = _flatten(schema)
+    schema = flatten(schema)
     if isinstance(node, _Values):
         if schema.get("type") == "array":
             items = schema.get("items", {})
@@ -183,7 +183,7 @@ def _node(node: Any, schema: Mapping[str, Any], path: list[str]) -> Any:
 
 
 def _object(node: Mapping[str, Any], schema: Mapping[str, Any], path: list[str]) -> dict[str, Any]:
-    schema = _flatten(schema)
+    schema = flatten(schema)
     properties = schema.get("properties", {})
     extra = schema.get("additionalProperties")
     fallback = extra if isinstance(extra, Mapping) else {}
@@ -202,21 +202,6 @@ def _array(node: Mapping[str, Any], schema: Mapping[str, Any], path: list[str]) 
         raise MalformedForm(f"the indices of {_name(path)} must run 0..n-1 without gaps")
     items = schema.get("items", {})
     return [_node(node[str(i)], items, [*path, str(i)]) for i in indices]
-
-
-def _flatten(schema: Mapping[str, Any]) -> Mapping[str, Any]:
-    """A schema with its `allOf` parts merged in, enough to find types and properties."""
-    if "allOf" not in schema:
-        return schema
-    merged: dict[str, Any] = {}
-    for part in [*schema["allOf"], {k: v for k, v in schema.items() if k != "allOf"}]:
-        part = _flatten(part)
-        for key, value in part.items():
-            if key == "properties":
-                merged["properties"] = {**merged.get("properties", {}), **value}
-            else:
-                merged.setdefault(key, value)
-    return merged
 
 
 def bracketed(path: Sequence[Any]) -> str:

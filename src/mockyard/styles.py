@@ -39,7 +39,7 @@ def styled(param: Mapping[str, Any]) -> bool:
     """Whether this module decodes the parameter, rather than Connexion: label and matrix path
     parameters, objects in a path or form query, and every header and cookie (Connexion
     validates those as the raw text)."""
-    location, kind = param.get("in"), _schema(param).get("type")
+    location, kind = param.get("in"), flatten(_schema(param)).get("type")
     style, _ = style_of(param)
     if location in ("header", "cookie"):
         return True
@@ -67,7 +67,7 @@ def decode_query(param: Mapping[str, Any], query: Mapping[str, Any]) -> Any:
     absence as None."""
     name = str(param["name"])
     if style_of(param)[1]:
-        properties = _schema(param).get("properties") or {}
+        properties = flatten(_schema(param)).get("properties") or {}
         present = [(key, query[key]) for key in properties if key in query]
         if not present:
             return None
@@ -78,7 +78,7 @@ def decode_query(param: Mapping[str, Any], query: Mapping[str, Any]) -> Any:
 
 
 def _decoded(param: Mapping[str, Any], location: Mapping[str, str]) -> Any:
-    name, schema = str(param["name"]), _schema(param)
+    name, schema = str(param["name"]), flatten(_schema(param))
     style, explode = style_of(param)
     kind = str(schema.get("type") or "string")
     try:
@@ -91,6 +91,7 @@ def _decoded(param: Mapping[str, Any], location: Mapping[str, str]) -> Any:
 
 def typed(value: Any, schema: Mapping[str, Any]) -> Any:
     """Text (in lists and objects too) typed by `schema`: an integer, a number, true/false."""
+    schema = flatten(schema)
     if isinstance(value, list):
         items = schema.get("items") or {}
         return [typed(item, items) for item in value]
@@ -104,7 +105,7 @@ def typed(value: Any, schema: Mapping[str, Any]) -> Any:
 
 def scalar(value: str, schema: Mapping[str, Any]) -> Any:
     """One text value typed by its schema; a value that does not parse stays the text."""
-    kind = schema.get("type")
+    kind = flatten(schema).get("type")
     text = value.strip()
     if kind == "integer" and _INTEGER.fullmatch(text):
         return int(text)
@@ -116,6 +117,21 @@ def scalar(value: str, schema: Mapping[str, Any]) -> Any:
     if kind == "boolean" and text in ("true", "false"):
         return text == "true"
     return value
+
+
+def flatten(schema: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A schema with its `allOf` parts merged in, enough to find types and properties."""
+    if "allOf" not in schema:
+        return schema
+    merged: dict[str, Any] = {}
+    for part in [*schema["allOf"], {k: v for k, v in schema.items() if k != "allOf"}]:
+        part = flatten(part)
+        for key, value in part.items():
+            if key == "properties":
+                merged["properties"] = {**merged.get("properties", {}), **value}
+            else:
+                merged.setdefault(key, value)
+    return merged
 
 
 def _schema(param: Mapping[str, Any]) -> Mapping[str, Any]:
