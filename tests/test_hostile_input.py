@@ -255,8 +255,9 @@ CORPUS = [
     ix("dot segments around the document", document="2/../1", status=404),
     ix("NUL as the document", document="%00", status=404),
     ix("Arabic-Indic document id", document="%D9%A1", status=404),
-    ix("document id of 400 digits", document="9" * 400, status=404),
-    ix("document id past int64", document="9223372036854775808", status=404),
+    # The path parameter is `format: int64`: past its bounds it is invalid input, not absent.
+    ix("document id of 400 digits", document="9" * 400, status=422),
+    ix("document id past int64", document="9223372036854775808", status=422),
     ix("negative document id", document="-1", status=404),
     ix(
         "NUL after the api_key",

@@ -11,6 +11,7 @@ ASGI class with one job, as Starlette's `build_middleware_stack` lists its own:
     OriginGuard        403 for a web page's drive-by on the admin API (`origins`)
     CORS               preflights; CORS headers on every answer, errors and faults included
     Dispatch           /__mockyard/* to the admin API, /openapi.json and /ui to the docs
+    Challenges         every 401 with a `WWW-Authenticate` challenge
     ErrorBoundary      what a request ends with, answered where CORS and the journal see it
     Controls           latency, injected faults (before anything reads the request)
     Route              404, 405 and trailing-slash redirects for what matched no operation
@@ -38,7 +39,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mockyard import admin_spec, controls, origins, record_schemas, resource_seeds, workspace
 from mockyard.admin import PREFIX, admin_app
-from mockyard.auth import Identify
+from mockyard.auth import Challenges, Identify
 from mockyard.connexion_app import Background, connexion_app
 from mockyard.docs import Credential, docs_app, docs_wanted, is_docs_path
 from mockyard.endpoint import Endpoint, Route
@@ -182,6 +183,7 @@ def build(config: ServeConfig, ws: workspace.Workspace | None = None) -> Sandbox
         # admin API, and every answer carries CORS headers, errors and faults included.
         *origins.steps(settings.cors, admin_prefix=PREFIX, check_host=not config.admin_token),
         Middleware(Dispatch, admin, docs, merged),
+        Middleware(Challenges),
         Middleware(ErrorBoundary, answers),
         Middleware(controls.Controls, runtime, settings),
         Middleware(Route),

@@ -1,9 +1,12 @@
 """Who is calling: the credentials an operation's security asks for, and the API's verdict.
 
 Credentials are read here, once, for every request (`presented`): bearer tokens, basic-auth
-pairs, API keys in a header, query parameter or cookie, and the bearer tokens of OAuth 2 and
-OpenID Connect schemes. The API's `authenticate` hook then names the caller (`identify`), and
-the principal's rate limit is counted in the store (`count_request`).
+pairs, Digest credentials (RFC 7616: the user name, once the header has every field a response
+needs; the sandbox knows no passwords, so the hash is not checked), any other HTTP scheme's
+`Authorization: <scheme> <credentials>`, API keys in a header, query parameter or cookie, and
+the bearer tokens of OAuth 2 and OpenID Connect schemes. The API's `authenticate` hook then
+names the caller (`identify`), and the principal's rate limit is counted in the store
+(`count_request`).
 
 The pipeline's `Identify` step leaves a `Caller` on the scope; the caller is named at most
 once, and before anything can refuse the request, so a 401, 403 or 429 always wins over a 400,
@@ -17,17 +20,23 @@ The rules are Connexion's: security alternatives are tried in order; a malformed
 `Authorization` header is an error for the alternatives that read it; when none is met, the
 most specific refusal wins (403, then 401, then the lowest status), and with nothing presented
 at all the answer is 401.
+
+Every 401 carries a `WWW-Authenticate` challenge (RFC 9110 15.5.2), whoever answered it (a
+handler, the mock, a replay): the `Challenges` step adds the operation's challenge to a 401
+that has none.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 from collections.abc import Mapping
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from werkzeug.datastructures import Authorization
 
 from mockyard.asgi_scope import header, query_pairs
 from mockyard.errors import ApiError, Deferred, RateLimited, RequestRefused, Unauthorized
@@ -40,6 +49,8 @@ CALLER_KEY = "mockyard.caller"
 RATE_LIMIT_API = "_mockyard"
 RATE_LIMIT_COLLECTION = "rate-limits"
 _BEARER_KINDS = frozenset({"bearer", "oauth2", "openIdConnect"})
+# What a Digest `Authorization` header must hold to answer a challenge (RFC 7616 3.4).
+_DIGEST_FIELDS = ("username", "realm", "nonce", "uri", "response")
 
 
 class Presented:
@@ -168,7 +179,39 @@ def _challenge(scheme: Scheme, realm: str) -> str:
         return f'Basic realm="{realm}", charset="UTF-8"'
     if scheme.kind == "apiKey":
         return f'ApiKey realm="{realm}", name="{scheme.key}", in="{scheme.location}"'
+    if scheme.http_scheme == "digest":  # a client needs a nonce to answer; any one will do
+        nonce = hashlib.sha256(realm.encode()).hexdigest()[:32]
+        return f'Digest realm="{realm}", qop="auth", nonce="{nonce}"'
     return f'{(scheme.http_scheme or scheme.kind).title()} realm="{realm}"'
+
+
+class Challenges:
+    """Pipeline step: a 401 without `WWW-Authenticate` gets the challenge of the operation's
+    schemes (`Bearer` for an operation that declares none): RFC 9110 requires one on every
+    401, and clients such as Digest ones answer nothing else."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def challenged(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 401:
+                headers = list(message.get("headers", []))
+                if all(name.lower() != b"www-authenticate" for name, _ in headers):
+                    match = match_of(scope)
+                    op = match.operation or match.near
+                    value = (challenge(op) if op is not None else "") or (
+                        f'Bearer realm="{match.api or "mockyard"}"'
+                    )
+                    headers.append((b"www-authenticate", value.encode("latin-1")))
+                    message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, challenged)
 
 
 def identify(runtime: Runtime, api: str, caller: Presented, store: ApiStore) -> Principal | None:
@@ -255,12 +298,14 @@ class _Reader:
         if scheme.kind == "apiKey":
             value = self._api_key(scheme)
             return None if value is None else Credentials("apiKey", value)
-        if scheme.kind not in ("bearer", "basic") and scheme.kind not in _BEARER_KINDS:
-            return None  # a scheme the sandbox cannot read (e.g. digest): not presented
+        if scheme.kind not in ("bearer", "basic", "http") and scheme.kind not in _BEARER_KINDS:
+            return None  # not an HTTP, API key, OAuth 2 or OpenID Connect scheme
         authorization = self._parsed_authorization()
         if authorization is None:
             return None
         kind, value = authorization
+        if scheme.kind == "http":
+            return self._http(scheme.http_scheme, kind, value)
         if scheme.kind == "basic":
             if kind != "basic":
                 return None
@@ -273,6 +318,20 @@ class _Reader:
         if kind != "bearer":
             return None
         return Credentials(scheme.kind, value)
+
+    def _http(self, wanted: str, kind: str, value: str) -> Credentials | None:
+        """An HTTP scheme other than Basic and Bearer: Digest's user name once every field a
+        Digest response needs is there; any other scheme's credentials as they are sent."""
+        if kind != wanted:
+            return None
+        if wanted != "digest":
+            return Credentials(wanted, value)
+        parsed = Authorization.from_header(f"Digest {value}")
+        fields = parsed.parameters if parsed is not None else {}
+        if not all(fields.get(name) for name in _DIGEST_FIELDS):
+            self.problem = "Invalid Digest authorization header"
+            return None
+        return Credentials("digest", str(fields["username"]))
 
     def _parsed_authorization(self) -> tuple[str, str] | None:
         if self._authorization is False:

@@ -28,10 +28,11 @@ from connexion.middleware.security import SecurityMiddleware
 from connexion.middleware.server_error import ServerErrorMiddleware
 from connexion.middleware.swagger_ui import SwaggerUIMiddleware
 from connexion.options import SwaggerUIOptions
+from connexion.uri_parsing import OpenAPIURIParser
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mockyard import auth, forms
+from mockyard import auth, forms, styles
 from mockyard.operations import Operation, OperationIndex, argument
 from mockyard.validation import validator_map
 
@@ -93,6 +94,7 @@ def connexion_app(index: OperationIndex, invoke: Invoke, *, strict: bool) -> ASG
         resolver=_Endpoints(index, invoke),
         validate_responses=strict,
         validator_map=validator_map(forms.body_validators()),
+        uri_parser_class=StyledURIParser,
         pythonic_params=False,
     )
     return cast(ASGIApp, app)
@@ -173,6 +175,36 @@ def _referenced(components: Mapping[str, Any], paths: Mapping[str, Any]) -> dict
         elif isinstance(node, list):
             pending.extend(v for v in node if isinstance(v, Mapping | list))
     return {section: items for section, items in kept.items() if items}
+
+
+class StyledURIParser(OpenAPIURIParser):
+    """Connexion's URI parser, with the path and query styles it does not decode (label,
+    matrix, objects) decoded by `styles`: what is validated and what the handler gets."""
+
+    def resolve_path(self, path_data: dict[str, Any]) -> dict[str, Any]:
+        mine = self._styled(path_data, "path")
+        rest = {k: v for k, v in path_data.items() if k not in mine}
+        resolved: dict[str, Any] = super().resolve_path(rest)
+        for name, param in mine.items():
+            resolved[name] = styles.decode(param, str(path_data[name]))
+        return resolved
+
+    def resolve_query(self, query_data: dict[str, Any]) -> dict[str, Any]:
+        resolved: dict[str, Any] = super().resolve_query(query_data)
+        last = {k: v[-1] for k, v in query_data.items() if isinstance(v, list) and v}
+        for name, param in self._styled(self.param_defns, "query").items():
+            value = styles.decode_query(param, last)
+            if value is not None:
+                resolved[name] = value
+        return resolved
+
+    def _styled(self, names: Mapping[str, Any], location: str) -> dict[str, Any]:
+        defns = self.param_defns
+        return {
+            n: defns[n]
+            for n in names
+            if n in defns and defns[n]["in"] == location and styles.styled(defns[n])
+        }
 
 
 class _Endpoints(Resolver):

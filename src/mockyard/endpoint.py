@@ -7,8 +7,10 @@ has), or a 307 to the same path with or without its trailing slash, as Starlette
 valid, else by Connexion (`connexion_app`), which validates it and calls back `invoke` with
 its own. Either way `invoke` answers: the spec's mock when the client asks for one with
 `Prefer` or no handler exists, else the handler inside one store transaction, where a plain
-request's caller is named too (see `auth`). A preferred error status the spec shows no example of
-is rendered by the API's `render_failure` hook, as every other failure of that API is.
+request's caller is named too (see `auth`), once its `Accept` header is known to allow a
+documented media type (else a 406, before the handler can change anything). A preferred
+error status the spec shows no example of is rendered by the API's `render_failure` hook, as
+every other failure of that API is.
 """
 
 from __future__ import annotations
@@ -20,9 +22,15 @@ from starlette.datastructures import URL
 from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mockyard import auth, idempotency, prefer
+from mockyard import auth, idempotency, negotiation, prefer
 from mockyard.asgi_scope import header
-from mockyard.errors import Deferred, MethodNotAllowed, NotFound, PreferredFailure
+from mockyard.errors import (
+    Deferred,
+    MethodNotAllowed,
+    NotAcceptable,
+    NotFound,
+    PreferredFailure,
+)
 from mockyard.fastpath import FastReader
 from mockyard.guards import replay
 from mockyard.mocking import Responder
@@ -114,6 +122,7 @@ class Endpoint:
             if preference or op.handler is None:  # the spec's answer: no handler, no transaction
                 answer = self.responder.answer(op, kwargs, preference, header(scope, b"accept"))
                 return Response(answer.body, answer.status, answer.headers, answer.media_type)
+        media_type = self._negotiated(op, header(scope, b"accept"), caller)
         accepts = op.accepts
         if accepts is not None:
             kwargs = {k: v for k, v in kwargs.items() if accepts(k)}
@@ -128,7 +137,18 @@ class Endpoint:
             result = self.runtime.run(
                 op.api, op.operation_id, op.writes, op.handler, kwargs, principal
             )
-        return respond(op, result)
+        return respond(op, result, media_type)
+
+    @staticmethod
+    def _negotiated(op: Operation, accept: str | None, caller: auth.Caller | None) -> str | None:
+        """The media type `Accept` chooses of those a success is documented in, before the
+        handler runs: a 406 changes nothing (and comes after a 401, as every refusal does)."""
+        try:
+            return negotiation.choose(op.success_types, accept)
+        except NotAcceptable:
+            if caller is not None:
+                caller.settle()
+            raise
 
     def _renders_forced_error(self, op: Operation, preference: prefer.Preference) -> bool:
         """An error status asked for, with no example of it documented: the API's own

@@ -12,6 +12,7 @@
      │    ├── Unauthorized            no credentials the operation's security accepts (401)
      │    ├── NotFound                no operation at this path (404)
      │    ├── MethodNotAllowed        the path has operations, not for this method (405)
+     │    ├── NotAcceptable           no documented media type the `Accept` header allows (406)
      │    ├── BodyTooLarge            a body over the sandbox's limit (413)
      │    ├── HeadersTooLarge         headers over the sandbox's limit (431)
      │    ├── UntypedBody             a body without a Content-Type (415)
@@ -142,6 +143,16 @@ class MethodNotAllowed(RequestRefused):
     def __init__(self, allowed: Iterable[str]) -> None:
         methods = ", ".join(allowed)
         super().__init__(f"allowed: {methods}", headers={"Allow": methods})
+
+
+class NotAcceptable(RequestRefused):
+    """The answer is documented only in media types the request's `Accept` header refuses."""
+
+    status = 406
+    title = "Not Acceptable"
+
+    def __init__(self, offered: Iterable[str]) -> None:
+        super().__init__("the answer is documented as " + ", ".join(offered))
 
 
 class BodyTooLarge(RequestRefused):

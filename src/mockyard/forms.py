@@ -21,19 +21,20 @@ validated.
 from __future__ import annotations
 
 import logging
-import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from connexion.datastructures import MediaTypeDict
+from connexion.json_schema import Draft4RequestValidator
 from connexion.validators import VALIDATOR_MAP, FormDataValidator
 from jsonschema import ValidationError
 from starlette.types import Scope
 
 from mockyard.errors import MalformedForm
-from mockyard.validation import invalid_input
+from mockyard.styles import flatten, scalar
+from mockyard.validation import FORMATS, compiled, invalid_input
 
 FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
 SCOPE_KEY = "mockyard_form"
@@ -44,8 +45,6 @@ _KEY = re.compile(r"([^\[\]]+)((?:\[[^\[\]]*\])*)")
 _SEGMENT = re.compile(r"\[([^\[\]]*)\]")
 _INDEX = re.compile(r"0|[1-9][0-9]{0,5}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_INTEGER = re.compile(r"[+-]?[0-9]{1,300}")
-_DECIMAL = re.compile(r"[+-]?(?:[0-9]{1,300}(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,4})?")
 
 
 class _Values(list[str]):
@@ -126,7 +125,12 @@ def parsed_body(scope: Mapping[str, Any] | None) -> dict[str, Any] | None:
 
 
 class NestedFormValidator(FormDataValidator):
-    """Connexion's form validator, validating the nested, typed body instead of the flat one."""
+    """Connexion's form validator, validating the nested, typed body instead of the flat one,
+    with OpenAPI's numeric formats checked (`validation.FORMATS`)."""
+
+    @property
+    def _validator(self) -> Any:
+        return compiled(self._schema, Draft4RequestValidator, FORMATS)
 
     async def _parse(self, stream: Any, scope: Scope) -> dict[str, Any]:
         raw = b"".join([chunk async for chunk in stream])
@@ -165,21 +169,21 @@ class _NestedKeysFilter(logging.Filter):
 
 
 def _node(node: Any, schema: Mapping[str, Any], path: list[str]) -> Any:
-    schema = _flatten(schema)
+    schema = flatten(schema)
     if isinstance(node, _Values):
         if schema.get("type") == "array":
             items = schema.get("items", {})
-            return [_scalar(value, items) for value in node]
+            return [scalar(value, items) for value in node]
         if len(node) > 1:
             raise MalformedForm(f"{_name(path)} is given {len(node)} times")
-        return _scalar(node[0], schema)
+        return scalar(node[0], schema)
     if schema.get("type") == "array":
         return _array(node, schema, path)
     return _object(node, schema, path)
 
 
 def _object(node: Mapping[str, Any], schema: Mapping[str, Any], path: list[str]) -> dict[str, Any]:
-    schema = _flatten(schema)
+    schema = flatten(schema)
     properties = schema.get("properties", {})
     extra = schema.get("additionalProperties")
     fallback = extra if isinstance(extra, Mapping) else {}
@@ -198,36 +202,6 @@ def _array(node: Mapping[str, Any], schema: Mapping[str, Any], path: list[str]) 
         raise MalformedForm(f"the indices of {_name(path)} must run 0..n-1 without gaps")
     items = schema.get("items", {})
     return [_node(node[str(i)], items, [*path, str(i)]) for i in indices]
-
-
-def _scalar(value: str, schema: Mapping[str, Any]) -> Any:
-    kind = _flatten(schema).get("type")
-    text = value.strip()
-    if kind == "integer" and _INTEGER.fullmatch(text):
-        return int(text)
-    if kind == "number" and _DECIMAL.fullmatch(text):
-        if _INTEGER.fullmatch(text):
-            return int(text)
-        number = float(text)
-        return number if math.isfinite(number) else value
-    if kind == "boolean" and text in ("true", "false"):
-        return text == "true"
-    return value
-
-
-def _flatten(schema: Mapping[str, Any]) -> Mapping[str, Any]:
-    """A schema with its `allOf` parts merged in, enough to find types and properties."""
-    if "allOf" not in schema:
-        return schema
-    merged: dict[str, Any] = {}
-    for part in [*schema["allOf"], {k: v for k, v in schema.items() if k != "allOf"}]:
-        part = _flatten(part)
-        for key, value in part.items():
-            if key == "properties":
-                merged["properties"] = {**merged.get("properties", {}), **value}
-            else:
-                merged.setdefault(key, value)
-    return merged
 
 
 def bracketed(path: Sequence[Any]) -> str:

@@ -5,7 +5,9 @@ when the request carries a `Prefer` header. Nothing here touches the store: a pr
 on a stateful operation changes no state.
 
 Which response: the one `Prefer: code=` names, else the first documented 2xx (then `2XX`, then
-`default`). Which media type: the first the `Accept` header allows, JSON first. Which body:
+`default`). Which media type: the one the `Accept` header likes best, JSON first among equals
+(`negotiation`; a 406 when it accepts none); an XML one is written from the value by its
+schema's `xml` hints (`xmlbody`), unless the example is XML text already. Which body:
 `Prefer: example=NAME`, else the first named example, else the media type's `example`, else a
 value generated from the schema (`fakedata`), seeded by the sandbox seed, the operation and the
 request's parameters, so the same request gets the same answer. `Prefer: dynamic=true` skips
@@ -21,11 +23,13 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from mockyard import negotiation
 from mockyard.errors import UnsatisfiablePreference
 from mockyard.fakedata import Generator, resolve_ref
 from mockyard.fixtures import seeded_faker
 from mockyard.operations import Operation
 from mockyard.prefer import Preference, response_key
+from mockyard.xmlbody import to_xml
 
 _ATTEMPTS = 4
 _EMPTY = object()
@@ -61,7 +65,7 @@ class Responder:
         status = preference.code or _status_of(key)
         response = self._deref(response)
         content = response.get("content") or {}
-        media_type = _negotiate(content, accept)
+        media_type = negotiation.choose(content, accept)
         headers = self._headers(response, operation_id, params)
         if media_type is None:
             if preference.example:
@@ -69,6 +73,9 @@ class Responder:
             return MockResponse(status, b"", None, headers)
         media = self._deref(content[media_type]) or {}
         body = self._body(media, key, operation_id, params, preference, responses)
+        structured = body is not _EMPTY and not isinstance(body, str | bytes | None)
+        if structured and negotiation.is_xml(media_type):  # XML text examples are sent as they are
+            body = to_xml(body, media.get("schema"), self.document)
         return MockResponse(status, _encode(body, media_type), media_type, headers)
 
     def shows_example(self, operation: Operation, code: int) -> bool:
@@ -225,20 +232,6 @@ def _status_of(key: str) -> int:
     if key[:3].isdigit():
         return int(key[:3])
     return int(key[0]) * 100 if key[0].isdigit() else 200
-
-
-def _negotiate(content: Mapping[str, Any], accept: str | None) -> str | None:
-    types = list(content)
-    if not types:
-        return None
-    wanted = [a.split(";")[0].strip().lower() for a in (accept or "").split(",") if a.strip()]
-    for want in wanted:
-        if want in ("*/*", ""):
-            break
-        for t in types:
-            if t.lower() == want or (want.endswith("/*") and t.lower().startswith(want[:-1])):
-                return t
-    return next((t for t in types if "json" in t.lower()), types[0])
 
 
 def _encode(value: Any, media_type: str) -> bytes:

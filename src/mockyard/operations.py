@@ -104,6 +104,26 @@ class Operation:
         return tuple(types)
 
     @functools.cached_property
+    def success_types(self) -> tuple[str, ...]:
+        """The media types a success is documented in: its 2xx, `2XX` and `default` responses'."""
+        types: dict[str, None] = {}
+        for key, response in (self.spec.get("responses") or {}).items():
+            if str(key)[0] == "2" or str(key) == "default":
+                types.update(
+                    dict.fromkeys((deref(self.document, response) or {}).get("content") or {})
+                )
+        return tuple(types)
+
+    def success_schema(self, media_type: str) -> Any:
+        """The schema of the first success response documented in `media_type`."""
+        responses = (self.spec.get("responses") or {}).items()
+        for key, response in sorted(responses, key=lambda item: str(item[0])):
+            media = ((deref(self.document, response) or {}).get("content") or {}).get(media_type)
+            if media is not None and (str(key)[0] == "2" or str(key) == "default"):
+                return (deref(self.document, media) or {}).get("schema")
+        return None
+
+    @functools.cached_property
     def json_type(self) -> str:
         """The JSON media type a JSON body is answered in: the first documented, else the
         default."""

@@ -25,19 +25,26 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mockyard import negotiation
 from mockyard.errors import ApiError, DropConnection, Failure, RequestRefused, reason_phrase
 from mockyard.mocking import Responder
 from mockyard.operations import Match, Operation, match_of
 from mockyard.prefer import Preference, response_key
 from mockyard.runtime import Runtime, default_failure
+from mockyard.xmlbody import to_xml
 
 logger = logging.getLogger("mockyard")
 JSONIFIER = Jsonifier()  # the serialisation Connexion's apps use: dates, decimals, UUIDs
 
 
-def respond(op: Operation, result: Any) -> Response:
+def respond(op: Operation, result: Any, media_type: str | None = None) -> Response:
     """A handler's return value as a response: a Starlette `Response` as it is, else a body
-    alone or a `(body, status)`, `(body, headers)` or `(body, status, headers)` tuple."""
+    alone or a `(body, status)`, `(body, headers)` or `(body, status, headers)` tuple.
+
+    `media_type` is the one the request's `Accept` chose: an XML one writes a dict or list
+    as the XML its success schema describes; any other keeps the JSON answer."""
+    if media_type is not None and negotiation.is_xml(media_type):
+        result = _as_xml(op, result, media_type)
     if result.__class__ in (dict, list):  # the usual answer, built directly
         json_type = op.json_type
         return Response(JSONIFIER.dumps(result), 200, {"Content-Type": json_type}, None)
@@ -61,6 +68,21 @@ def respond(op: Operation, result: Any) -> Response:
         headers["Content-Type"] = media_type
     status = status if status is not None else (204 if body is None else 200)
     return Response(content, status, headers, media_type=None)
+
+
+def _as_xml(op: Operation, result: Any, media_type: str) -> Any:
+    """`result` with its dict or list body written as XML (and said to be so)."""
+    if isinstance(result, Response):
+        return result
+    body, status, headers = _unpack(result)
+    if not isinstance(body, dict | list):
+        return result
+    xml = to_xml(body, op.success_schema(media_type), op.document)
+    return (
+        xml,
+        status if status is not None else 200,
+        {"Content-Type": media_type, **(headers or {})},
+    )
 
 
 def _unpack(result: Any) -> tuple[Any, int | None, Mapping[str, str] | None]:

@@ -8,6 +8,13 @@ parser's recursion, integers longer than Python will convert (4,300 digits), and
 carry a lone UTF-16 surrogate (`"\\ud800"`), which no UTF-8 consumer (the state store included)
 can take.
 
+Numbers are held to their OpenAPI `format` (`FORMATS`): an `int32` between -2**31 and 2**31-1, an
+`int64` between -2**63 and 2**63-1, a `float` within single precision's range (3.4e38); JSON
+Schema's own checker knows none of them.
+
+Header and cookie parameters are validated as the typed values their style writes (`styles`),
+not as the raw text Connexion would check.
+
 Query parameters typed integer or number must be plain decimal literals: Python's `int()` and
 `float()` also read `1_000`, Arabic-Indic or fullwidth digits and `infinity`, which no real gateway
 takes for a number.
@@ -29,9 +36,11 @@ from connexion.exceptions import BadRequestProblem
 from connexion.json_schema import Draft4RequestValidator
 from connexion.utils import is_null, is_nullable
 from connexion.validators import VALIDATOR_MAP, JSONRequestBodyValidator, ParameterValidator
-from jsonschema import Draft4Validator, ValidationError
+from jsonschema import Draft4Validator, FormatChecker, ValidationError
+from openapi_schema_validator import oas30_format_checker
 from starlette.types import Scope
 
+from mockyard import styles
 from mockyard.asgi_scope import query_pairs
 from mockyard.errors import InvalidInput
 
@@ -140,7 +149,7 @@ def _reason(kind: str, limit: Any, schema: Mapping[str, Any]) -> str:
     if kind == "pattern":
         return "is not in the expected format"
     if kind == "format":
-        return f"must be a valid {limit}"
+        return _FORMAT_REASONS.get(str(limit), f"must be a valid {limit}")
     if kind == "minItems":
         return f"needs at least {limit} value" + ("s" if limit != 1 else "")
     if kind == "maxItems":
@@ -152,7 +161,24 @@ def _reason(kind: str, limit: Any, schema: Mapping[str, Any]) -> str:
     return "has an invalid value"
 
 
-FORMATS = Draft4Validator.FORMAT_CHECKER
+FLOAT_MAX = 3.4028234663852886e38  # the largest finite IEEE 754 single-precision number
+
+
+def _is_float(instance: object) -> bool:
+    return not isinstance(instance, int | float) or abs(instance) <= FLOAT_MAX
+
+
+_FORMAT_REASONS = {
+    "int32": f"must be between {-(2**31)} and {2**31 - 1} (int32)",
+    "int64": f"must be between {-(2**63)} and {2**63 - 1} (int64)",
+    "float": f"must be within ±{FLOAT_MAX:.7g} (float)",
+}
+FORMATS = FormatChecker()
+FORMATS.checkers = {
+    **Draft4Validator.FORMAT_CHECKER.checkers,
+    **{k: oas30_format_checker.checkers[k] for k in ("int32", "int64")},
+}
+FORMATS.checks("float")(_is_float)
 _compiled: dict[tuple[int, type], tuple[Mapping[str, Any], Any]] = {}
 
 
@@ -185,6 +211,16 @@ class FiniteParameterValidator(ParameterValidator):
         if not all_finite(value):
             raise InvalidInput("must be a finite number", param=name)
         return None
+
+    def validate_header_parameter(self, param: dict[str, Any], request: Any) -> str | None:
+        raw = request.headers.get(param["name"])
+        value = None if raw is None else styles.decode(param, raw)
+        return self.validate_parameter("header", value, param)
+
+    def validate_cookie_parameter(self, param: dict[str, Any], request: Any) -> str | None:
+        raw = request.cookies.get(param["name"])
+        value = None if raw is None else styles.decode(param, raw)
+        return self.validate_parameter("cookie", value, param)
 
     def validate_query_parameter(self, param: dict[str, Any], request: Any) -> str | None:
         kind = param.get("schema", param).get("type")
