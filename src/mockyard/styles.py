@@ -20,8 +20,6 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from openapi_core.deserializing.styles import style_deserializers
-
 from mockyard.errors import InvalidInput
 
 _DEFAULT_STYLE = {"path": "simple", "query": "form", "header": "simple", "cookie": "form"}
@@ -81,6 +79,9 @@ def _decoded(param: Mapping[str, Any], location: Mapping[str, str]) -> Any:
     name, schema = str(param["name"]), flatten(_schema(param))
     style, explode = style_of(param)
     kind = str(schema.get("type") or "string")
+    # Imported here: openapi-core brings its validators, which a start otherwise never loads.
+    from openapi_core.deserializing.styles import style_deserializers
+
     try:
         value = style_deserializers[style](explode, name, kind, location)
     except (ValueError, KeyError, TypeError):

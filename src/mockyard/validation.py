@@ -37,7 +37,6 @@ from connexion.json_schema import Draft4RequestValidator
 from connexion.utils import is_null, is_nullable
 from connexion.validators import VALIDATOR_MAP, JSONRequestBodyValidator, ParameterValidator
 from jsonschema import Draft4Validator, FormatChecker, ValidationError
-from openapi_schema_validator import oas30_format_checker
 from starlette.types import Scope
 
 from mockyard import styles
@@ -168,16 +167,22 @@ def _is_float(instance: object) -> bool:
     return not isinstance(instance, int | float) or abs(instance) <= FLOAT_MAX
 
 
+_INTEGER_BOUNDS = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
 _FORMAT_REASONS = {
-    "int32": f"must be between {-(2**31)} and {2**31 - 1} (int32)",
-    "int64": f"must be between {-(2**63)} and {2**63 - 1} (int64)",
+    **{
+        fmt: f"must be between {low} and {high} ({fmt})"
+        for fmt, (low, high) in _INTEGER_BOUNDS.items()
+    },
     "float": f"must be within ±{FLOAT_MAX:.7g} (float)",
 }
+# Draft 4's formats plus OpenAPI's numeric ones, kept here rather than taken from
+# openapi-schema-validator, whose import would cost every start (tests/test_cache.py).
 FORMATS = FormatChecker()
-FORMATS.checkers = {
-    **Draft4Validator.FORMAT_CHECKER.checkers,
-    **{k: oas30_format_checker.checkers[k] for k in ("int32", "int64")},
-}
+FORMATS.checkers = dict(Draft4Validator.FORMAT_CHECKER.checkers)
+for _fmt, (_low, _high) in _INTEGER_BOUNDS.items():
+    FORMATS.checks(_fmt)(
+        lambda value, low=_low, high=_high: not isinstance(value, int) or low <= value <= high
+    )
 FORMATS.checks("float")(_is_float)
 _compiled: dict[tuple[int, type], tuple[Mapping[str, Any], Any]] = {}
 
