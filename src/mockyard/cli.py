@@ -580,7 +580,7 @@ def proxy(
     target = proxy_mod.Upstream.of(upstream, allow_mutations=allow_mutations)
     log = ProxyLog.of(ws, target)
     recorder = Recorder(ws, target.base_url) if record else None
-    built = proxy_mod.build(config, [log, *([recorder] if recorder else [])], ws)
+    built = proxy_mod.build(config, [log, *([recorder] if recorder else [])], ws, target)
     host = startup.listen_address(host, port)
     base = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
     writes = (

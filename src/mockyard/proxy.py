@@ -383,15 +383,20 @@ class Proxy:
 
 
 def build(
-    config: ProxyConfig, observers: Iterable[Observer], ws: workspace_mod.Workspace | None = None
+    config: ProxyConfig,
+    observers: Iterable[Observer],
+    ws: workspace_mod.Workspace | None = None,
+    upstream: Upstream | None = None,
 ) -> Proxy:
-    """Assemble the proxy's pipeline; `observers` see every exchange once it is checked."""
+    """Assemble the proxy's pipeline; `observers` see every exchange once it is checked. `ws`
+    and `upstream` are the workspace and upstream `config` names, when already loaded and
+    classified (the upstream's name is then looked up once)."""
     ws = ws or (
         workspace_mod.from_specs(config.specs)
         if config.specs
         else workspace_mod.load(config.workspace)
     )
-    upstream = Upstream.of(config.upstream, allow_mutations=config.allow_mutations)
+    upstream = upstream or Upstream.of(config.upstream, allow_mutations=config.allow_mutations)
     scratch = Path(config.scratch)
     # Failures are rendered as each API documents them: its hooks, else its spec's answer.
     runtime = Runtime(

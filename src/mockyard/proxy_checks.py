@@ -165,7 +165,10 @@ def undocumented(method: str, path: str, near: Operation | None = None) -> Viola
 
 def _describe(error: BaseException) -> str:
     """An openapi-core error in lines: the error, then each schema error at its JSON path."""
-    lines = [str(error).split(":", 1)[0] if _schema_errors(error) else str(error)]
+    head = str(error).split(":", 1)[0] if _schema_errors(error) else str(error)
+    if head == type(error).__name__:  # openapi-core's response data errors say no more
+        head = "the body does not match its schema"
+    lines = [head]
     for schema_error in list(_schema_errors(error))[:_MAX_SCHEMA_ERRORS]:
         where = getattr(schema_error, "json_path", "$")
         lines.append(f"  {where}: {getattr(schema_error, 'message', schema_error)}")

@@ -24,9 +24,10 @@ Redaction. Credentials never reach the recording: request headers are not record
 response headers only when the spec documents them (minus `Set-Cookie` and the like), and
 credential query parameters (the specs' API keys, `api_key`, `access_token`, the listed ones)
 match any value. Personal data in bodies (JSON properties named like `email`, `phone`,
-`first_name`, `address`, `iban`, ... and those `mockyard.yaml` lists) is replaced with a
-value Faker makes for the property's schema, the same for the same original value (so
-records still refer to each other), and matches any value in a recorded request. Rules:
+`first_name`, `address`, `iban`, ... and those `mockyard.yaml` lists; the `name` of an object
+that has any of them) is replaced with a value Faker makes for the property's schema, the same
+for the same original value (so records still refer to each other), and matches any value in a
+recorded request. Rules:
 
     proxy:
       redact:
@@ -85,6 +86,7 @@ def _norm(name: str) -> str:
 
 
 _FIELDS = frozenset(_norm(f) for f in DEFAULT_FIELDS)
+_NAMES = frozenset({"name", "displayname", "username", "fullname"})
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,15 @@ class Redaction:
     def personal(self, name: str) -> bool:
         return _norm(name) in self.fields
 
+    def personal_keys(self, record: Mapping[str, Any]) -> set[str]:
+        """The personal properties of one object; in an object with any (a person's email,
+        phone, ...), its name too: a pet's or a product's name is not personal, a customer's
+        is."""
+        found = {key for key in record if self.personal(key)}
+        if found:
+            found |= {key for key in record if _norm(key) in _NAMES}
+        return found
+
 
 class _Pseudonyms:
     """Personal values replaced by values made for their schema, the same for the same value."""
@@ -136,11 +147,11 @@ class _Pseudonyms:
         if isinstance(value, dict):
             props = self._properties(schema)
             extra = self._flat(schema).get("additionalProperties")
+            personal = self.rules.personal_keys(value)
             out = {}
             for key, item in value.items():
                 sub = props.get(key, extra if isinstance(extra, Mapping) else None)
-                personal = self.rules.personal(key)
-                out[key] = self._made(key, item, sub) if personal else self.body(item, sub)
+                out[key] = self._made(key, item, sub) if key in personal else self.body(item, sub)
             return out
         if isinstance(value, list):
             items = self._flat(schema).get("items")
@@ -189,7 +200,8 @@ def _placeholder(value: Any) -> Any:
 def wildcards(value: Any, rules: Redaction) -> Any:
     """A request body with each personal property's value `[redacted]`: it matches any."""
     if isinstance(value, dict):
-        return {k: REDACTED if rules.personal(k) else wildcards(v, rules) for k, v in value.items()}
+        personal = rules.personal_keys(value)
+        return {k: REDACTED if k in personal else wildcards(v, rules) for k, v in value.items()}
     if isinstance(value, list):
         return [wildcards(v, rules) for v in value]
     return value
