@@ -14,13 +14,14 @@ import asyncio
 import hashlib
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from mockyard import proxy, reports, workspace
+from mockyard import journal, proxy, reports, workspace
 from mockyard.proxy_report import ProxyLog
 from mockyard.recording import Recorder
 
@@ -116,6 +117,21 @@ SHOP = {
                 "responses": {
                     "200": {
                         "description": "Many words.",
+                        "content": {
+                            "application/json": {
+                                "schema": {"type": "array", "items": {"type": "string"}}
+                            }
+                        },
+                    }
+                },
+            }
+        },
+        "/trickle": {
+            "get": {
+                "operationId": "get-trickle",
+                "responses": {
+                    "200": {
+                        "description": "Two words, a while apart.",
                         "content": {
                             "application/json": {
                                 "schema": {"type": "array", "items": {"type": "string"}}
@@ -227,6 +243,14 @@ def wrong_upstream() -> Starlette:
 
         return StreamingResponse(words(), media_type="application/json")
 
+    async def trickle(request: Request) -> Response:
+        async def parts() -> Any:
+            yield b'["first"'
+            await asyncio.sleep(0.8)
+            yield b', "last"]'
+
+        return StreamingResponse(parts(), media_type="application/json")
+
     async def upload(request: Request) -> Response:
         digest, size = hashlib.sha256(), 0
         async for chunk in request.stream():
@@ -241,6 +265,7 @@ def wrong_upstream() -> Starlette:
             Route("/secure", secure),
             Route("/slow", slow),
             Route("/big", big),
+            Route("/trickle", trickle),
             Route("/upload", upload, methods=["POST"]),
             Route("/elsewhere", lambda _: JSONResponse({"ok": True})),
         ]
@@ -493,7 +518,16 @@ def test_large_bodies_stream_through_unchanged(
             content=upload,
             headers={"Content-Type": "application/octet-stream"},
         )
+        with httpx.stream("GET", px.url + "/trickle") as streamed:
+            started = time.monotonic()
+            chunks = streamed.iter_raw()
+            first = next(chunks)
+            first_after = time.monotonic() - started
+            rest = b"".join(chunks)
         journal = px.journal()
+    # The first part arrives before the upstream has sent the rest: nothing waits for the end.
+    assert first == b'["first"' and first_after < 0.6
+    assert rest == b', "last"]'
     assert len(through.content) > proxy.MAX_CHECKED
     assert through.content == direct.content
     assert sent.json() == {"sha256": hashlib.sha256(upload).hexdigest(), "size": len(upload)}
@@ -666,3 +700,19 @@ def test_a_report_file_of_unknown_kind_is_refused_before_starting(tmp_path: Path
     assert done.returncode == 2
     assert done.stderr.startswith("error: cannot write a report to")
     assert done.stderr.count("\n") == 1
+
+
+def test_a_journal_file_from_before_the_proxy_still_opens(tmp_path: Path) -> None:
+    """`serve` keeps its journal next to a state file across restarts: an older file, without
+    the violations column, gets it."""
+    path = tmp_path / "state.sqlite3-requests"
+    old_schema = journal._SCHEMA.replace(",\n    violations TEXT", "")
+    assert "violations" not in old_schema
+    with closing(sqlite3.connect(path)) as conn:
+        conn.executescript(old_schema)
+        conn.commit()
+    kept = journal.Journal(path, 10)
+    row = (time.time(), "GET", "/x", 200, None, None, 1.0, None, None, 1, None, "", None, 0, "",
+           None, 0, None)  # fmt: skip
+    kept.record(row)
+    assert [e["violations"] for e in kept.entries()] == [[]]

@@ -552,7 +552,8 @@ def proxy(
     """Serve the workspace's APIs by forwarding to --upstream, checking every exchange
     against the spec; at exit, report the violations (and write the --record workspace).
 
-    Exit status: 0 no violation was seen; 1 a violation was; 2 the proxy could not start."""
+    Exit status: 0 no violation was seen; 1 a violation was; 2 the proxy could not start, or
+    the upstream could not be reached or did not answer in time (the API's 502 or 504)."""
     import uvicorn
 
     from mockyard import proxy as proxy_mod
@@ -622,7 +623,11 @@ def proxy(
             f"recorded {summary.recorded} answer(s) and {summary.records} record(s) in "
             f"{summary.directory}" + (f" (not recorded: {skipped})" if skipped else "")
         )
-    sys.exit(1 if result.outcome is Outcome.FAILED else 0)
+    if result.outcome is Outcome.FAILED:
+        sys.exit(1)
+    if result.errors:
+        click.echo(f"error: {reports.error_line(result)}", err=True)
+        sys.exit(2)
 
 
 def _run_contract(

@@ -7,6 +7,7 @@ The pipeline is the sandbox's outer half with a different last step (`Forward` i
     ErrorBoundary      the last resort, in the API's format
     MatchRequest       the operation of the request, once (the checks and the journal read it)
     RecorderMiddleware the access log and the request journal (violations included)
+    OriginGuard        403 for a web page's drive-by on the journal (`origins`)
     Dispatch           /__mockyard/requests: the journal
     ErrorBoundary      refusals, 502 and 504 answered in the API's own format
     Route              --strict only: 404/405 for what no operation documents
@@ -35,6 +36,7 @@ from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mockyard import origins
 from mockyard import workspace as workspace_mod
 from mockyard.admin import PREFIX
 from mockyard.app import Dispatch
@@ -424,6 +426,10 @@ def build(
     app: ASGIApp = Route(forward) if config.strict else forward
     app = ErrorBoundary(app, answers)
     app = Dispatch(app, admin, None, ws.merged)
+    # The journal is the admin API's: no web page of another origin, no rebinding Host reads
+    # it; CORS headers are the upstream's, as they come.
+    policy = origins.OriginPolicy(enabled=False)
+    app = origins.OriginGuard(app, policy, admin_prefix=PREFIX, check_host=not config.admin_token)
     redactor = Redactor(*spec_credentials(ws.merged))
     app = RecorderMiddleware(app, journal, redactor, skip_prefix=PREFIX + "/")
     app = MatchRequest(app, ws.index)
