@@ -474,6 +474,7 @@ def test_strict_answers_a_refused_request_in_the_apis_format_without_forwarding(
     assert app.state.hits[before:] == [("GET", "/secure")]  # only the valid request went on
     assert checks_of(journal[0]) == ["request_conformance"]
     assert checks_of(journal[1]) == ["request_conformance"]
+    assert "bearer" in journal[1]["violations"][0]["message"]  # the scheme it lacks
 
 
 def test_an_upstream_too_slow_is_the_apis_504(wrong: tuple[str, Starlette], tmp_path: Path) -> None:

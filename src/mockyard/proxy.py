@@ -306,7 +306,7 @@ class Forward:
                     seen.path,
                     seen.status,
                     violation.check,
-                    violation.message.splitlines()[0],
+                    "; ".join(line.strip() for line in violation.message.splitlines()[:2]),
                 )
         for observe in self.observers:
             observe(seen)

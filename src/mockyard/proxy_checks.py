@@ -165,11 +165,13 @@ def undocumented(method: str, path: str, near: Operation | None = None) -> Viola
 
 def _describe(error: BaseException) -> str:
     """An openapi-core error in lines: the error, then each schema error at its JSON path."""
-    head = str(error).split(":", 1)[0] if _schema_errors(error) else str(error)
-    if head == type(error).__name__:  # openapi-core's response data errors say no more
-        head = "the body does not match its schema"
+    errors = list(_schema_errors(error))[:_MAX_SCHEMA_ERRORS]
+    head = str(error).split(":", 1)[0] if errors else str(error)
+    if head in ("", type(error).__name__):  # the error says no more than its class: its cause
+        cause = error.__cause__
+        head = str(cause) if cause is not None and not errors else "the body breaks its schema"
     lines = [head]
-    for schema_error in list(_schema_errors(error))[:_MAX_SCHEMA_ERRORS]:
+    for schema_error in errors:
         where = getattr(schema_error, "json_path", "$")
         lines.append(f"  {where}: {getattr(schema_error, 'message', schema_error)}")
     return "\n".join(lines)
