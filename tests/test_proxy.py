@@ -36,7 +36,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from mockyard import journal, proxy, reports, workspace
+from mockyard import journal, proxy, proxy_checks, reports, workspace
 from mockyard.proxy_report import ProxyLog
 from mockyard.recording import Recorder
 
@@ -717,3 +717,35 @@ def test_a_journal_file_from_before_the_proxy_still_opens(tmp_path: Path) -> Non
            None, 0, None)  # fmt: skip
     kept.record(row)
     assert [e["violations"] for e in kept.entries()] == [[]]
+
+
+def test_a_cookie_parameter_is_read_from_the_cookie_header(tmp_path: Path) -> None:
+    spec = {
+        "openapi": "3.0.3",
+        "info": {"title": "Cookies", "version": "1"},
+        "paths": {
+            "/me": {
+                "get": {
+                    "operationId": "me",
+                    "parameters": [
+                        {
+                            "name": "session",
+                            "in": "cookie",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        },
+                    ],
+                    "responses": {"200": {"description": "OK."}},
+                }
+            }
+        },
+    }
+    path = tmp_path / "cookies.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    ws = workspace.from_specs([path])
+    checker = proxy_checks.Checker(ws.merged)
+    op = ws.index.by_id["me"]
+    with_cookie = proxy_checks.Call(op, {}, "/me", headers=[("Cookie", "session=abc; x=1")])
+    assert checker.request(with_cookie) == []
+    without = proxy_checks.Call(op, {}, "/me", headers=[("Cookie", "x=1")])
+    assert [v.check for v in checker.request(without)] == ["request_conformance"]

@@ -16,7 +16,8 @@ proxy and the sandbox agree on which operation a request is for.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
 from openapi_core import Config, OpenAPI
@@ -69,7 +70,6 @@ class Call:
     headers: Iterable[tuple[str, str]] = ()
     body: bytes | None = None  # None: not kept (too large to check)
     host_url: str = "http://127.0.0.1"
-    cookies: Mapping[str, str] = field(default_factory=dict)
 
 
 class _Request:
@@ -86,7 +86,7 @@ class _Request:
         self.parameters = RequestParameters(
             query=ImmutableMultiDict(list(call.query)),
             header=headers,
-            cookie=ImmutableMultiDict(list(call.cookies.items())),
+            cookie=ImmutableMultiDict(_cookies(headers.get("cookie", ""))),
             path=dict(call.path_params),
         )
 
@@ -161,6 +161,16 @@ def undocumented(method: str, path: str, near: Operation | None = None) -> Viola
     if near is not None:
         message += f" ({near.operation_id} has {near.path}, its path parameters of other types)"
     return Violation(UNDOCUMENTED, "Undocumented operation", message)
+
+
+def _cookies(header: str) -> list[tuple[str, str]]:
+    """The request's cookies, as the `Cookie` header sends them (a malformed one: none)."""
+    jar: SimpleCookie = SimpleCookie()
+    try:
+        jar.load(header)
+    except CookieError:
+        return []
+    return [(name, morsel.value) for name, morsel in jar.items()]
 
 
 def _describe(error: BaseException) -> str:
