@@ -17,6 +17,7 @@ ASGI class with one job, as Starlette's `build_middleware_stack` lists its own:
     Route              404, 405 and trailing-slash redirects for what matched no operation
     Identify           the caller's credentials, as the operation's security reads them
     Guards             header and body size, a body's Content-Type, chunked bodies
+    Replay             a request `mockyard proxy --record` recorded: the answer it got
     Idempotency        a used idempotency key: its first answer replayed, never run twice
     ErrorBoundary      what the Endpoint raises, answered where Idempotency records it
     Endpoint           arguments (the fast reader, else Connexion), then the handler or mock
@@ -50,6 +51,7 @@ from mockyard.idempotency import Idempotency, policies
 from mockyard.journal import Journal, RecorderMiddleware, Redactor, journal_routes, spec_credentials
 from mockyard.mocking import Responder
 from mockyard.operations import MatchRequest
+from mockyard.replay import Replay
 from mockyard.responses import Answers, ErrorBoundary
 from mockyard.runtime import Runtime
 from mockyard.safety import AdminTokenMiddleware
@@ -189,6 +191,7 @@ def build(config: ServeConfig, ws: workspace.Workspace | None = None) -> Sandbox
         Middleware(Route),
         Middleware(Identify, runtime),
         Middleware(Guards, max_body=config.max_body, max_headers=config.max_headers),
+        Middleware(Replay, runtime),
         Middleware(Idempotency, runtime, idempotency),
         Middleware(ErrorBoundary, answers),
     ]

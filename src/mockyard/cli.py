@@ -480,6 +480,156 @@ def contract(
     sys.exit({Outcome.PASSED: 0, Outcome.FAILED: 1, Outcome.ERRORED: 2}[result.outcome])
 
 
+@main.command()
+@_WORKSPACE
+@_SPEC
+@click.option(
+    "--upstream", required=True, help="The real deployment, e.g. https://api.example.com/v2."
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option(
+    "--port", default=9000, show_default=True, type=click.IntRange(1, 65535), help="Port."
+)
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Answer a request the spec refuses with the API's own 4xx instead of forwarding it.",
+)
+@click.option(
+    "--allow-mutations",
+    is_flag=True,
+    help="Also forward what can change state to an upstream that is not a loopback address.",
+)
+@click.option(
+    "--timeout",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(0.1),
+    help="Seconds to wait for the upstream before answering the API's 504.",
+)
+@click.option(
+    "--report",
+    type=click.Path(dir_okay=False),
+    help="At exit, write what was seen as an HTML (.html) or Markdown (.md) report.",
+)
+@click.option(
+    "--junit", type=click.Path(dir_okay=False), help="At exit, write a JUnit XML report here."
+)
+@click.option(
+    "--record",
+    type=click.Path(file_okay=False),
+    help="At exit, write what was seen as a workspace that `mockyard serve` replays.",
+)
+@click.option(
+    "--journal-size",
+    default=500,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Exchanges kept by GET /__mockyard/requests.",
+)
+@click.option(
+    "--admin-token",
+    envvar="MOCKYARD_ADMIN_TOKEN",
+    help="Require this token on /__mockyard/*; needed off loopback.",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No access-log line per request.")
+def proxy(
+    workspace: str,
+    spec_files: tuple[str, ...],
+    upstream: str,
+    host: str,
+    port: int,
+    strict: bool,
+    allow_mutations: bool,
+    timeout: float,
+    report: str | None,
+    junit: str | None,
+    record: str | None,
+    journal_size: int,
+    admin_token: str | None,
+    quiet: bool,
+) -> None:
+    """Serve the workspace's APIs by forwarding to --upstream, checking every exchange
+    against the spec; at exit, report the violations (and write the --record workspace).
+
+    Exit status: 0 no violation was seen; 1 a violation was; 2 the proxy could not start, or
+    the upstream could not be reached or did not answer in time (the API's 502 or 504)."""
+    import uvicorn
+
+    from mockyard import proxy as proxy_mod
+    from mockyard import reports
+    from mockyard.contract_events import Outcome
+    from mockyard.proxy_report import ProxyLog
+    from mockyard.recording import Recorder
+
+    check_exposure(host, admin_token)
+    writers = [(path, reports.writer_for(path)) for path in (report,) if path]
+    writers += [(path, reports.junit.render) for path in (junit,) if path]
+    specs = tuple(str(Path(s).resolve()) for s in spec_files)
+    ws = served_workspace(ServeConfig(workspace=workspace, specs=specs))
+    config = proxy_mod.ProxyConfig(
+        upstream=upstream,
+        workspace=workspace,
+        specs=specs,
+        scratch=_scratch_dir(),
+        strict=strict,
+        allow_mutations=allow_mutations,
+        timeout=timeout,
+        journal_size=journal_size,
+        admin_token=admin_token or "",
+    )
+    target = proxy_mod.Upstream.of(upstream, allow_mutations=allow_mutations)
+    log = ProxyLog.of(ws, target)
+    recorder = Recorder(ws, target.base_url) if record else None
+    built = proxy_mod.build(config, [log, *([recorder] if recorder else [])], ws, target)
+    host = startup.listen_address(host, port)
+    base = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+    writes = (
+        "forwarded"
+        if target.loopback or allow_mutations
+        else "refused (not loopback; --allow-mutations forwards them)"
+    )
+    click.echo(f"mockyard proxy on {base} -> {target.base_url}")
+    click.echo(
+        f"  APIs: {', '.join(s.name for s in ws.apis)}; requests the spec refuses: "
+        f"{'answered 4xx' if strict else 'forwarded and reported'}; writes: {writes}"
+    )
+    click.echo(f"  journal: {base}/__mockyard/requests   Ctrl-C to stop and report\n")
+    # uvicorn stops on SIGINT or SIGTERM, then raises the signal again with the handlers it
+    # found: these let the process go on to write the reports.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda _signum, _frame: None)
+    uvicorn.run(
+        built.app,
+        host=host,
+        port=port,
+        log_level="warning",
+        log_config=log_config(quiet),
+        access_log=False,
+        ws="none",
+        server_header=False,  # the upstream's Server and Date headers go through as they are
+        date_header=False,
+    )
+    result = log.result()
+    for line in reports.TerminalReport().summary(result):
+        click.echo(line)
+    for path, writer in writers:
+        reports.write(path, writer(result))
+        click.echo(f"report written to {path}")
+    if recorder is not None and record is not None:
+        summary = recorder.write(record)
+        skipped = "; ".join(f"{n} {why}" for why, n in sorted(summary.skipped.items()))
+        click.echo(
+            f"recorded {summary.recorded} answer(s) and {summary.records} record(s) in "
+            f"{summary.directory}" + (f" (not recorded: {skipped})" if skipped else "")
+        )
+    if result.outcome is Outcome.FAILED:
+        sys.exit(1)
+    if result.errors:
+        click.echo(f"error: {reports.error_line(result)}", err=True)
+        sys.exit(2)
+
+
 def _run_contract(
     config: Any, report: str | None, junit: str | None, write_baseline: str | None
 ) -> Any:

@@ -22,7 +22,10 @@
      │    ├── InjectedFault           a fault control answers with the API's 500
      │    ├── StateUnavailable        the state database cannot be reached (503)
      │    ├── PreferredFailure        `Prefer: code=` asked for an error the spec has no example of
-     │    └── RecordRefused           an inferred resource's 404, 409 or invalid record
+     │    ├── RecordRefused           an inferred resource's 404, 409 or invalid record
+     │    ├── MutationRefused         the proxy does not forward a write off loopback (403)
+     │    ├── UpstreamUnreachable     the proxy's upstream cannot be reached (502)
+     │    └── UpstreamTimeout         the proxy's upstream did not answer in time (504)
      └── ApiError                    an answer in the served API's own error format
           └── UnsatisfiablePreference a `Prefer` header the operation cannot honour
 
@@ -233,6 +236,28 @@ class RecordRefused(RequestRefused):
         super().__init__(detail)
         self.status = status
         self.title = title
+
+
+class MutationRefused(RequestRefused):
+    """`mockyard proxy` does not forward what can change state to an upstream that is not a
+    loopback address unless `--allow-mutations` says so (as `contract` does not send it)."""
+
+    status = 403
+    title = "Forbidden"
+
+
+class UpstreamUnreachable(RequestRefused):
+    """`mockyard proxy` could not reach its upstream (refused, reset, no such host)."""
+
+    status = 502
+    title = "Bad Gateway"
+
+
+class UpstreamTimeout(RequestRefused):
+    """`mockyard proxy`'s upstream did not answer within `--timeout`."""
+
+    status = 504
+    title = "Gateway Timeout"
 
 
 class ApiError(MockyardError):

@@ -16,6 +16,9 @@ An entry is stored as plain columns (headers as `name: value` lines, JSON bodies
 and only made into the API's JSON when it is read: recording happens on every request, reading
 when someone looks.
 
+Violations. `mockyard proxy` checks each exchange against the spec; what it finds is in the
+entry's `violations` (check, title, message), empty for a sandbox's requests.
+
 Redaction. `Authorization` (the credentials, not the scheme), `Cookie`, `Set-Cookie`, the admin
 token header and every API key the specs declare (header or query parameter, plus `api_key`
 and `access_token` in the query) are replaced by `[redacted]`.
@@ -28,6 +31,7 @@ import json
 import logging
 import os
 import re
+import sqlite3
 import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -65,13 +69,14 @@ CREATE TABLE IF NOT EXISTS exchanges (
     at REAL NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL, status INTEGER,
     api TEXT, operation TEXT, latency_ms REAL, delay_ms REAL, fault TEXT, worker INTEGER,
     query TEXT, headers TEXT NOT NULL, body TEXT, body_is_json INTEGER NOT NULL,
-    response_headers TEXT NOT NULL, response_body TEXT, response_is_json INTEGER NOT NULL
+    response_headers TEXT NOT NULL, response_body TEXT, response_is_json INTEGER NOT NULL,
+    violations TEXT
 );
 """
 COLUMNS = (
     "at", "method", "path", "status", "api", "operation", "latency_ms", "delay_ms", "fault",
     "worker", "query", "headers", "body", "body_is_json", "response_headers", "response_body",
-    "response_is_json",
+    "response_is_json", "violations",
 )  # fmt: skip
 _INSERT = f"INSERT INTO exchanges ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 Row = tuple[Any, ...]  # one entry, as COLUMNS
@@ -87,6 +92,10 @@ class Journal:
         self._batches: Batches[Row] = Batches(self._insert, name="mockyard-journal")
         conn = self._connections.get()
         conn.executescript(_SCHEMA)
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(exchanges)")}
+        if "violations" not in columns:  # a journal file from before `mockyard proxy`
+            with contextlib.suppress(sqlite3.OperationalError):  # another worker added it
+                conn.execute("ALTER TABLE exchanges ADD COLUMN violations TEXT")
 
     def record(self, row: Row) -> None:
         """Queue one entry (see `RecorderMiddleware._row`); never blocks on the file."""
@@ -288,6 +297,7 @@ class RecorderMiddleware:
             redact.header_lines(exchange.response_headers),
             _body(exchange.response_body, exchange.response_size),
             _is_json(exchange.response_headers),
+            json.dumps(info["violations"]) if info.get("violations") else None,
         )
 
 
@@ -356,6 +366,7 @@ def _readable(row: tuple[Any, ...]) -> dict[str, Any]:
         "worker": stored["worker"],
         "response_headers": _header_map(stored["response_headers"]),
         "response_body": _maybe_json(stored["response_body"], stored["response_is_json"]),
+        "violations": json.loads(stored["violations"]) if stored["violations"] else [],
     }
 
 

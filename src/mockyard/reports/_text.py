@@ -36,6 +36,8 @@ def plan_lines(plan: ApiPlanSummary) -> list[str]:
 
 
 def settings_line(result: ContractResult) -> str:
+    if not result.max_examples:  # observed traffic (`mockyard proxy`): nothing was generated
+        return f"checks: {', '.join(result.checks)} · phases: {', '.join(result.phases)}"
     return (
         f"seed {result.seed} · up to {result.max_examples} examples per operation · "
         f"checks: {', '.join(result.checks)} · phases: {', '.join(result.phases)}"

@@ -128,7 +128,9 @@ class TerminalReport:
                 out += self._failure(index, failure)
         for note in result.notes:
             out += ["", f"Note: {note}"]
-        out += ["", _text.verdict(result), f"(rerun with --seed {result.seed} to repeat this run)"]
+        out += ["", _text.verdict(result)]
+        if result.max_examples:  # a run that generated its cases can be repeated
+            out.append(f"(rerun with --seed {result.seed} to repeat this run)")
         return out
 
     def _reach(self, result: ContractResult) -> list[str]:
