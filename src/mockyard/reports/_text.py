@@ -10,6 +10,7 @@ from mockyard.contract_events import (
     BaselineEntry,
     CheckTally,
     ContractResult,
+    DifferenceFound,
     FailureFound,
     OperationReach,
     Outcome,
@@ -35,14 +36,67 @@ def plan_lines(plan: ApiPlanSummary) -> list[str]:
     return lines
 
 
+def title(result: ContractResult) -> str:
+    return "Fidelity report" if result.is_comparison else "Contract test report"
+
+
+def targets(result: ContractResult) -> list[tuple[str, Target]]:
+    """(role, target): the one target of a contract run, or a comparison's two."""
+    if result.reference is None:
+        return [("Target", result.target)]
+    return [("Sandbox", result.target), ("Real", result.reference)]
+
+
 def settings_line(result: ContractResult) -> str:
+    if result.is_comparison:
+        return (
+            f"seed {result.seed} · the spec's examples, then up to {result.max_examples} cases "
+            f"per generation mode and operation · compared: {', '.join(result.checks)}"
+        )
     return (
         f"seed {result.seed} · up to {result.max_examples} examples per operation · "
         f"checks: {', '.join(result.checks)} · phases: {', '.join(result.phases)}"
     )
 
 
+def columns(result: ContractResult) -> tuple[str, str, str, str]:
+    """The results table's heading and column names: operation, check, cases, failures."""
+    if result.is_comparison:
+        return ("Answers compared by operation and aspect", "aspect", "requests", "differing")
+    return ("Results by operation and check", "check", "cases", "failures")
+
+
+def _comparison_verdict(result: ContractResult) -> str:
+    operations = len({(t.api, t.operation) for t in result.tallies})
+    requests = {(t.api, t.operation): t.cases for t in result.tallies}
+    sent = sum(requests.values())
+    compared = f"{_plural(sent, 'request')} to {_plural(operations, 'operation')}"
+    took = f"{result.elapsed:.1f} s"
+    if result.outcome is Outcome.FAILED:
+        aspects = ", ".join(dict.fromkeys(d.aspect for d in result.differences))
+        where = len({(d.api, d.operation) for d in result.differences})
+        line = (
+            f"DIFFERENT: {_plural(len(result.differences), 'distinct difference')} ({aspects}) "
+            f"on {_plural(where, 'operation')}; {compared} in {took}"
+        )
+        if result.untested:
+            line += f"; {_plural(len(result.untested), 'operation')} not compared"
+        return line
+    if result.outcome is Outcome.ERRORED:
+        if result.aborted:
+            return f"ERROR: the comparison was aborted ({result.aborted}); {compared} before it"
+        if result.untested:
+            untested = _plural(len(result.untested), "operation")
+            return f"ERROR: {untested} not compared (see Reach); {compared} in {took}"
+        if not result.tallies:
+            return "ERROR: nothing was compared"
+        return f"ERROR: {len(result.errors)} problem(s) kept parts of the API uncompared"
+    return f"SAME: every answer alike in the compared aspects; {compared} in {took}"
+
+
 def verdict(result: ContractResult) -> str:
+    if result.is_comparison:
+        return _comparison_verdict(result)
     operations = len({(t.api, t.operation) for t in result.tallies})
     checks = len({t.check for t in result.tallies})
     tested = (
@@ -183,3 +237,15 @@ def reproduce_note(result: ContractResult) -> str:
         f"{'it' if len(names) == 1 else 'them'} before running them (e.g. "
         f"export {names[0]}=...)."
     )
+
+
+def difference_heading(index: int, difference: DifferenceFound) -> str:
+    seen = _plural(difference.count, "request")
+    return f"{index}. {difference.aspect}: {difference.detail} ({seen})"
+
+
+def answer_line(status: int | None, excerpt: str) -> str:
+    text = " ".join(excerpt.split())
+    if len(text) > 200:
+        text = text[:200] + "…"
+    return f"{status if status is not None else '-'} {text}".rstrip()
