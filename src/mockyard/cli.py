@@ -11,9 +11,9 @@ import signal
 import sys
 import tempfile
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -55,6 +55,37 @@ _SPEC = click.option(
     type=click.Path(exists=True),
     help="An OpenAPI file (or a folder of them) to use instead of a workspace; repeatable.",
 )
+
+
+_JUNIT = click.option(
+    "--junit", type=click.Path(dir_okay=False), help="Write a JUnit XML report here."
+)
+_REPORT = click.option(
+    "--report",
+    type=click.Path(dir_okay=False),
+    help="Write an HTML (.html) or Markdown (.md) report.",
+)
+_ADMIN_TOKEN = click.option(
+    "--admin-token",
+    envvar="MOCKYARD_ADMIN_TOKEN",
+    help="The sandbox's admin token, if it was started with one (env MOCKYARD_ADMIN_TOKEN).",
+)
+_REQUEST_TIMEOUT = click.option(
+    "--request-timeout", default=10.0, show_default=True, type=click.FloatRange(0.1)
+)
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _wait(what: str) -> Callable[[_F], _F]:
+    return click.option(
+        "--wait",
+        default=0.0,
+        show_default=True,
+        type=click.FloatRange(0),
+        help=f"Seconds to wait for {what} to answer before giving up.",
+    )
 
 
 class _Shown(click.ClickException):
@@ -385,12 +416,8 @@ def _jsonable(result: Any) -> dict[str, object]:
     show_default=True,
     help="Comma-separated Schemathesis phases to run.",
 )
-@click.option("--junit", type=click.Path(dir_okay=False), help="Write a JUnit XML report here.")
-@click.option(
-    "--report",
-    type=click.Path(dir_okay=False),
-    help="Write an HTML (.html) or Markdown (.md) report.",
-)
+@_JUNIT
+@_REPORT
 @click.option(
     "--allow-mutations",
     is_flag=True,
@@ -401,11 +428,7 @@ def _jsonable(result: Any) -> dict[str, object]:
     is_flag=True,
     help="Read-only run: send nothing that can change state (implied off loopback).",
 )
-@click.option(
-    "--admin-token",
-    envvar="MOCKYARD_ADMIN_TOKEN",
-    help="The sandbox's admin token, if it was started with one (env MOCKYARD_ADMIN_TOKEN).",
-)
+@_ADMIN_TOKEN
 @click.option(
     "--baseline",
     type=click.Path(dir_okay=False),
@@ -416,14 +439,8 @@ def _jsonable(result: Any) -> dict[str, object]:
     type=click.Path(dir_okay=False),
     help="Record this run's failures as a baseline file (sorted YAML, no dates or seeds).",
 )
-@click.option(
-    "--wait",
-    default=0.0,
-    show_default=True,
-    type=click.FloatRange(0),
-    help="Seconds to wait for the target to answer before giving up.",
-)
-@click.option("--request-timeout", default=10.0, show_default=True, type=click.FloatRange(0.1))
+@_wait("the target")
+@_REQUEST_TIMEOUT
 def contract(
     workspace: str,
     base_url: str,
@@ -555,47 +572,24 @@ def _report_run(
     help="Generated cases per operation and generation mode, after the spec's examples.",
 )
 @click.option("--seed", type=int, help="Seed for the generated cases [default: random].")
-@click.option("--junit", type=click.Path(dir_okay=False), help="Write a JUnit XML report here.")
-@click.option(
-    "--report",
-    type=click.Path(dir_okay=False),
-    help="Write an HTML (.html) or Markdown (.md) report.",
-)
+@_JUNIT
+@_REPORT
 @click.option(
     "--allow-mutations",
     is_flag=True,
     help="Also send what can change state, to both (a comparison is read-only by default).",
 )
-@click.option(
-    "--admin-token",
-    envvar="MOCKYARD_ADMIN_TOKEN",
-    help="The sandbox's admin token, if it was started with one (env MOCKYARD_ADMIN_TOKEN).",
-)
-@click.option(
-    "--wait",
-    default=0.0,
-    show_default=True,
-    type=click.FloatRange(0),
-    help="Seconds to wait for both deployments to answer before giving up.",
-)
-@click.option("--request-timeout", default=10.0, show_default=True, type=click.FloatRange(0.1))
+@_ADMIN_TOKEN
+@_wait("both deployments")
+@_REQUEST_TIMEOUT
 def compare(
-    workspace: str,
     sandbox_url: str,
     real_url: str,
-    apis: tuple[str, ...],
-    specs: tuple[str, ...],
-    token: str | None,
     headers: tuple[str, ...],
     sandbox_headers: tuple[str, ...],
-    max_examples: int,
-    seed: int | None,
     junit: str | None,
     report: str | None,
-    allow_mutations: bool,
-    admin_token: str | None,
-    wait: float,
-    request_timeout: float,
+    **options: Any,
 ) -> None:
     """Send the same generated requests to a sandbox and the real deployment; report, per
     operation, where their answers differ (status, body shape, error format and messages,
@@ -609,20 +603,8 @@ def compare(
     from mockyard.contract import ContractConfig
 
     config = compare_mod.CompareConfig(
-        ContractConfig(
-            base_url=sandbox_url,
-            workspace=workspace,
-            apis=apis,
-            specs=specs,
-            token=token,
-            headers=tuple(_header(h) for h in headers),
-            max_examples=max_examples,
-            seed=seed,
-            allow_mutations=allow_mutations,
-            admin_token=admin_token,
-            wait=wait,
-            request_timeout=request_timeout,
-        ),
+        # The rest of the options are ContractConfig's, by the same names.
+        ContractConfig(base_url=sandbox_url, headers=tuple(_header(h) for h in headers), **options),
         real_url,
         tuple(_header(h, "--sandbox-header") for h in sandbox_headers),
     )

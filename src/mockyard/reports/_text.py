@@ -83,14 +83,7 @@ def _comparison_verdict(result: ContractResult) -> str:
             line += f"; {_plural(len(result.untested), 'operation')} not compared"
         return line
     if result.outcome is Outcome.ERRORED:
-        if result.aborted:
-            return f"ERROR: the comparison was aborted ({result.aborted}); {compared} before it"
-        if result.untested:
-            untested = _plural(len(result.untested), "operation")
-            return f"ERROR: {untested} not compared (see Reach); {compared} in {took}"
-        if not result.tallies:
-            return "ERROR: nothing was compared"
-        return f"ERROR: {len(result.errors)} problem(s) kept parts of the API uncompared"
+        return _error_verdict(result, compared, took, "compared")
     return f"SAME: every answer alike in the compared aspects; {compared} in {took}"
 
 
@@ -119,15 +112,21 @@ def verdict(result: ContractResult) -> str:
             line += f"; the run was aborted: {result.aborted}"
         return line
     if result.outcome is Outcome.ERRORED:
-        if result.aborted:
-            return f"ERROR: the run was aborted ({result.aborted}); {tested} before it stopped"
-        if result.untested:
-            untested = _plural(len(result.untested), "operation")
-            return f"ERROR: {untested} not tested (see Reach){also}; {tested} in {took}"
-        if not result.tallies:
-            return "ERROR: nothing was tested"
-        return f"ERROR: {len(result.errors)} problem(s) kept parts of the API untested; {tested}"
+        return _error_verdict(result, tested, took, "tested", also)
     return f"PASSED: every check passed{also}; {tested} in {took}"
+
+
+def _error_verdict(result: ContractResult, done: str, took: str, verb: str, also: str = "") -> str:
+    """Why a run could not test (`verb` "tested") or a comparison compare ("compared")."""
+    run = "comparison" if result.is_comparison else "run"
+    if result.aborted:
+        return f"ERROR: the {run} was aborted ({result.aborted}); {done} before it stopped"
+    if result.untested:
+        untested = _plural(len(result.untested), "operation")
+        return f"ERROR: {untested} not {verb} (see Reach){also}; {done} in {took}"
+    if not result.tallies:
+        return f"ERROR: nothing was {verb}"
+    return f"ERROR: {len(result.errors)} problem(s) kept parts of the API un{verb}; {done}"
 
 
 def error_line(result: ContractResult) -> str:
