@@ -92,6 +92,7 @@ def failures(junit: Path) -> list[tuple[str, str, str]]:
 # --- no difference -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # every API of the workspace
 def test_two_identical_sandboxes_have_no_difference(fresh: Pair, tmp_path: Path) -> None:
     junit, html = tmp_path / "compare.xml", tmp_path / "compare.html"
     run = fresh.run(
@@ -127,6 +128,24 @@ def test_a_comparison_is_read_only_by_default(fresh: Pair) -> None:
     assert methods and methods <= {"GET", "HEAD", "OPTIONS", "TRACE"}
     assert "skipped POST /invoices/{invoice-id}/apply_payments" in run.stdout
     assert "read-only comparison" in run.stdout
+
+
+def test_writes_go_to_both_only_with_allow_mutations(fresh: Pair) -> None:
+    run = fresh.run("--api", "chargebee", "--allow-mutations")
+    assert run.exit_code == 0, run.stdout + run.stderr
+    posts = [seen for seen in fresh.ours_proxy.seen if seen[0] == "POST"]
+    assert posts, "no write was sent"
+    assert fresh.ours_proxy.seen == fresh.theirs_proxy.seen
+    assert run.stdout.count("sandbox reset first") == 2  # both sides start from the seed
+    assert "writes were sent to both deployments" in run.stdout
+
+
+def test_answers_that_agree_only_in_refusing_are_not_the_same(fresh: Pair) -> None:
+    run = fresh.run("--api", "chargebee", "--token", "not-a-key")
+    assert run.exit_code == 2, run.stdout + run.stderr
+    assert "SAME" not in run.stdout
+    assert "not compared (see Reach)" in run.stdout
+    assert "every request was refused by authentication" in run.stderr
 
 
 # --- one behaviour changed at a time -----------------------------------------------------------
@@ -170,8 +189,21 @@ def test_each_changed_behaviour_is_reported_on_its_operation(
     assert f"Operation: `chargebee {operation}`" in report
 
 
-def test_aspects_the_report_tallies_are_the_documented_ones() -> None:
-    assert ASPECTS == ("status", "body shape", "error format", "error message", "headers")
+def test_the_html_report_shows_both_answers_where_they_differ(fresh: Pair, tmp_path: Path) -> None:
+    fresh.theirs_proxy.change = "dropped-field"
+    html = tmp_path / "fidelity.html"
+    run = fresh.run("--api", "chargebee", "--report", str(html))
+    assert run.exit_code == 1, run.stdout + run.stderr
+    page = html.read_text()
+    assert "<h2>Differences (sandbox vs real)</h2>" in page
+    assert "Sandbox: <code>200 $.list[0].transaction.amount = " in page
+    assert "Real: <code>200 $.list[0].transaction = {" in page
+    assert "curl -X GET" in page and fresh.theirs_url in page
+
+
+def test_every_aspect_compared_is_documented() -> None:
+    table = (ROOT / "docs" / "compare.md").read_text()
+    assert ASPECTS and all(f"\n| {aspect} |" in table for aspect in ASPECTS)
 
 
 def test_the_sandbox_can_be_sent_its_own_credential(fresh: Pair) -> None:
