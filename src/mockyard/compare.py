@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import requests
 
 from mockyard import compare_diff, contract_wire, specs
 from mockyard.compare_diff import Answer
@@ -92,8 +93,6 @@ def run(config: CompareConfig, *, resolve: Resolver = resolve_host) -> Iterator[
             sandbox, seed, base.max_examples, compare_diff.ASPECTS, PHASES, 1, reference=real
         )
         yield started_event
-        import requests
-
         try:
             with requests.Session() as ours, requests.Session() as theirs:
                 sides = _Sides(sandbox, real, ours, theirs, config.sandbox_headers)
@@ -118,8 +117,8 @@ class _Sides:
 
     sandbox: Target
     real: Target
-    ours: Any  # requests.Session
-    theirs: Any
+    ours: requests.Session
+    theirs: requests.Session
     sandbox_headers: tuple[tuple[str, str], ...]
 
 
@@ -304,9 +303,7 @@ class _Operation:
         return self.masks.mask(compare_diff.excerpt(answer, where, _EXCERPT))
 
 
-def _answer(case: Any, base_url: str, session: Any, headers: dict[str, str]) -> Answer:
-    import requests
-
+def _answer(case: Any, base_url: str, session: requests.Session, headers: dict[str, str]) -> Answer:
     try:
         response = case.call(base_url=base_url, session=session, headers=headers)
     except requests.RequestException as exc:

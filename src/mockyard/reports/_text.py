@@ -60,10 +60,15 @@ def settings_line(result: ContractResult) -> str:
 
 
 def columns(result: ContractResult) -> tuple[str, str, str, str]:
-    """The results table's heading and column names: operation, check, cases, failures."""
+    """The results table's heading and the names of its check, cases and failures columns."""
     if result.is_comparison:
         return ("Answers compared by operation and aspect", "aspect", "requests", "differing")
     return ("Results by operation and check", "check", "cases", "failures")
+
+
+def table_legend(result: ContractResult) -> str:
+    """What the terminal table's two numbers are."""
+    return "(requests, differing)" if result.is_comparison else "(cases run, failures)"
 
 
 def _comparison_verdict(result: ContractResult) -> str:

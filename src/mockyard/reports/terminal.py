@@ -123,11 +123,11 @@ class TerminalReport:
 
     def summary(self, result: ContractResult) -> list[str]:
         heading, check_name, cases_name, failures_name = _text.columns(result)
-        out = ["", f"{heading} ({cases_name}, {failures_name})"]
+        out = ["", f"{heading} {_text.table_legend(result)}"]
         rows = list(_text.table_rows(result.tallies))
         width = max([len(r[0]) for r in rows] + [9])
         check_width = max([len(r[1]) for r in rows] + [len(check_name)])
-        count_width = len(cases_name)
+        count_width = max(len(cases_name), 6)
         out.append(
             f"  {'operation':<{width}}  {check_name:<{check_width}}  "
             f"{cases_name:>{count_width}}  {failures_name}"
