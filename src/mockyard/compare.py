@@ -180,8 +180,10 @@ def _compare_api(
             book.errors.append(error)
             yield error
             continue
-        for case in drawn:
-            compared.send(case, sides, (plan.base_url, real_url), reach, book)
+        problem = compared.send_all(drawn, sides, (plan.base_url, real_url), reach, book)
+        if problem is not None:
+            book.errors.append(problem)
+            yield problem
         cases += compared.sent
         differences = compared.differences()
         found += len(differences)
@@ -241,6 +243,27 @@ class _Operation:
         self.sent = 0
         # (aspect, detail) -> [count, (sandbox answer, real answer, where, curl) first seen]
         self.found: dict[tuple[str, str], list[Any]] = {}
+
+    def send_all(
+        self,
+        cases: list[Any],
+        sides: _Sides,
+        urls: tuple[str, str],
+        reach: tuple[Reach, Reach],
+        book: Book,
+    ) -> RunError | None:
+        """Send each case to both sides; a case that cannot be put on the wire ends the
+        operation's comparison with the error that says why."""
+        from schemathesis.errors import SerializationError
+
+        for case in cases:
+            try:
+                self.send(case, sides, urls, reach, book)
+            except SerializationError as exc:
+                return RunError(
+                    self.api, self.operation.label, "Cannot send a case", _one_line(exc)
+                )
+        return None
 
     def send(
         self,
