@@ -562,7 +562,7 @@ def _report_run(
     "sandbox_headers",
     multiple=True,
     metavar="'NAME: VALUE'",
-    help="A header sent to the sandbox only, over --token/--header (its own credential).",
+    help="Replace a header the requests carry, on the sandbox only (its own credential).",
 )
 @click.option(
     "--max-examples",

@@ -50,7 +50,6 @@ from mockyard.contract_translate import Book
 from mockyard.contract_writes import WriteRefused
 from mockyard.errors import ContractError
 
-DEFAULT_MAX_EXAMPLES = 20
 PHASES = ("examples", "fuzzing")
 _EXCERPT = 300
 READ_ONLY = "a comparison is read-only unless --allow-mutations"

@@ -201,7 +201,10 @@ def listings(result: ContractResult) -> list[tuple[str, list[str]]]:
     """The report's lists, (heading, items), in order; empty ones left out."""
     baseline = result.baseline
     found = [
-        ("Not tested", [f"{r.api} {r.operation}: {r.verdict}" for r in result.untested]),
+        (
+            "Not compared" if result.is_comparison else "Not tested",
+            [f"{r.api} {r.operation}: {r.verdict}" for r in result.untested],
+        ),
         ("Skipped operations", skipped_summary(result)),
         (
             "Errors (these parts could not be tested)",
