@@ -96,6 +96,40 @@ def test_head_answers_get_headers_without_a_body(twins: Twins) -> None:
     assert head.headers["content-length"] == get.headers["content-length"]
 
 
+# --- a path value its parameter cannot hold ---------------------------------------------------
+
+
+def _item_path(responses: dict[str, Any]) -> dict[str, Any]:
+    int64 = {"type": "integer", "format": "int64"}
+    return {
+        "get": {
+            "operationId": f"item-{'-'.join(responses)}",
+            "parameters": [{"name": "id", "in": "path", "required": True, "schema": int64}],
+            "responses": responses,
+        }
+    }
+
+
+PATH_BOUNDS = spec(
+    {
+        "/found/{id}": _item_path({**ok(JSON_OBJECT), "404": {"description": "no such item"}}),
+        "/checked/{id}": _item_path(
+            {**ok(JSON_OBJECT), "400": {"description": "bad id"}, "404": {"description": "none"}}
+        ),
+    }
+)
+
+
+@pytest.mark.parametrize("twins", [(PATH_BOUNDS, None)], indirect=True)
+def test_a_path_value_past_its_bounds_is_the_documented_404_unless_400_is_documented(
+    twins: Twins,
+) -> None:
+    past = str(2**63)
+    assert answer(twins, "GET", f"/found/{past}").status_code == 404
+    assert answer(twins, "GET", f"/checked/{past}").status_code == 400
+    assert answer(twins, "GET", f"/found/{2**63 - 1}").status_code == 200
+
+
 # --- numeric formats ------------------------------------------------------------------------------
 
 

@@ -11,9 +11,9 @@ import signal
 import sys
 import tempfile
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -55,6 +55,37 @@ _SPEC = click.option(
     type=click.Path(exists=True),
     help="An OpenAPI file (or a folder of them) to use instead of a workspace; repeatable.",
 )
+
+
+_JUNIT = click.option(
+    "--junit", type=click.Path(dir_okay=False), help="Write a JUnit XML report here."
+)
+_REPORT = click.option(
+    "--report",
+    type=click.Path(dir_okay=False),
+    help="Write an HTML (.html) or Markdown (.md) report.",
+)
+_ADMIN_TOKEN = click.option(
+    "--admin-token",
+    envvar="MOCKYARD_ADMIN_TOKEN",
+    help="The sandbox's admin token, if it was started with one (env MOCKYARD_ADMIN_TOKEN).",
+)
+_REQUEST_TIMEOUT = click.option(
+    "--request-timeout", default=10.0, show_default=True, type=click.FloatRange(0.1)
+)
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _wait(what: str) -> Callable[[_F], _F]:
+    return click.option(
+        "--wait",
+        default=0.0,
+        show_default=True,
+        type=click.FloatRange(0),
+        help=f"Seconds to wait for {what} to answer before giving up.",
+    )
 
 
 class _Shown(click.ClickException):
@@ -385,12 +416,8 @@ def _jsonable(result: Any) -> dict[str, object]:
     show_default=True,
     help="Comma-separated Schemathesis phases to run.",
 )
-@click.option("--junit", type=click.Path(dir_okay=False), help="Write a JUnit XML report here.")
-@click.option(
-    "--report",
-    type=click.Path(dir_okay=False),
-    help="Write an HTML (.html) or Markdown (.md) report.",
-)
+@_JUNIT
+@_REPORT
 @click.option(
     "--allow-mutations",
     is_flag=True,
@@ -401,11 +428,7 @@ def _jsonable(result: Any) -> dict[str, object]:
     is_flag=True,
     help="Read-only run: send nothing that can change state (implied off loopback).",
 )
-@click.option(
-    "--admin-token",
-    envvar="MOCKYARD_ADMIN_TOKEN",
-    help="The sandbox's admin token, if it was started with one (env MOCKYARD_ADMIN_TOKEN).",
-)
+@_ADMIN_TOKEN
 @click.option(
     "--baseline",
     type=click.Path(dir_okay=False),
@@ -416,14 +439,8 @@ def _jsonable(result: Any) -> dict[str, object]:
     type=click.Path(dir_okay=False),
     help="Record this run's failures as a baseline file (sorted YAML, no dates or seeds).",
 )
-@click.option(
-    "--wait",
-    default=0.0,
-    show_default=True,
-    type=click.FloatRange(0),
-    help="Seconds to wait for the target to answer before giving up.",
-)
-@click.option("--request-timeout", default=10.0, show_default=True, type=click.FloatRange(0.1))
+@_wait("the target")
+@_REQUEST_TIMEOUT
 def contract(
     workspace: str,
     base_url: str,
@@ -453,7 +470,6 @@ def contract(
     spec or option, an operation no request reached, a run aborted); 130 interrupted.
     """
     from mockyard.contract import ContractConfig  # Schemathesis: only this command needs it
-    from mockyard.contract_events import Outcome
 
     config = ContractConfig(
         base_url=base_url,
@@ -474,7 +490,15 @@ def contract(
         wait=wait,
         request_timeout=request_timeout,
     )
-    result = _run_contract(config, report, junit, write_baseline)
+    from mockyard import contract as contract_mod
+
+    _exit(_report_run(contract_mod.run(config), report, junit, write_baseline))
+
+
+def _exit(result: Any) -> None:
+    """A run's exit status: 0 passed (or alike), 1 failed (or different), 2 errored, 130 Ctrl-C."""
+    from mockyard.contract_events import Outcome
+
     if result.interrupted:
         sys.exit(130)
     sys.exit({Outcome.PASSED: 0, Outcome.FAILED: 1, Outcome.ERRORED: 2}[result.outcome])
@@ -630,12 +654,11 @@ def proxy(
         sys.exit(2)
 
 
-def _run_contract(
-    config: Any, report: str | None, junit: str | None, write_baseline: str | None
+def _report_run(
+    events: Any, report: str | None, junit: str | None, write_baseline: str | None = None
 ) -> Any:
-    """Echo the terminal report as events arrive; write the files at the end, also after an
-    aborted run (they hold what it gathered, and why it stopped)."""
-    from mockyard import contract as contract_mod
+    """Echo the terminal report as a run's events arrive; write the files at the end, also
+    after an aborted run (they hold what it gathered, and why it stopped)."""
     from mockyard import reports
     from mockyard.contract_events import Outcome, RunFinished
 
@@ -644,7 +667,7 @@ def _run_contract(
     writers += [(path, _baseline_text) for path in (write_baseline,) if path]
     terminal = reports.TerminalReport()
     result = None
-    for event in contract_mod.run(config):
+    for event in events:
         for line in terminal.lines(event):
             click.echo(line)
         if isinstance(event, RunFinished):
@@ -658,6 +681,86 @@ def _run_contract(
     return result
 
 
+@main.command()
+@_WORKSPACE
+@click.option("--sandbox", "sandbox_url", required=True, help="The sandbox, e.g. a local mockyard.")
+@click.option("--real", "real_url", required=True, help="The real deployment to compare it with.")
+@click.option("--api", "apis", multiple=True, help="Compare only this workspace API (repeatable).")
+@click.option(
+    "--spec",
+    "specs",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="Use this OpenAPI file (3.0 or 3.1) instead of the workspace's specs (repeatable).",
+)
+@click.option(
+    "--token",
+    envvar="MOCKYARD_CONTRACT_TOKEN",
+    help="Credential for the spec's security schemes, sent to both (env MOCKYARD_CONTRACT_TOKEN)"
+    " [default: a mockyard sandbox's catalogue credential].",
+)
+@click.option(
+    "--header",
+    "-H",
+    "headers",
+    multiple=True,
+    metavar="'NAME: VALUE'",
+    help="Extra header sent to both.",
+)
+@click.option(
+    "--sandbox-header",
+    "sandbox_headers",
+    multiple=True,
+    metavar="'NAME: VALUE'",
+    help="Replace a header the requests carry, on the sandbox only (its own credential).",
+)
+@click.option(
+    "--max-examples",
+    default=20,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Generated cases per operation and generation mode, after the spec's examples.",
+)
+@click.option("--seed", type=int, help="Seed for the generated cases [default: random].")
+@_JUNIT
+@_REPORT
+@click.option(
+    "--allow-mutations",
+    is_flag=True,
+    help="Also send what can change state, to both (a comparison is read-only by default).",
+)
+@_ADMIN_TOKEN
+@_wait("both deployments")
+@_REQUEST_TIMEOUT
+def compare(
+    sandbox_url: str,
+    real_url: str,
+    headers: tuple[str, ...],
+    sandbox_headers: tuple[str, ...],
+    junit: str | None,
+    report: str | None,
+    **options: Any,
+) -> None:
+    """Send the same generated requests to a sandbox and the real deployment; report, per
+    operation, where their answers differ (status, body shape, error format and messages,
+    the headers that matter). Read-only unless --allow-mutations.
+
+    Exit status: 0 no difference; 1 a difference was found; 2 the comparison could not be made
+    (unreachable URL, unknown API, bad spec or option, an operation no request reached); 130
+    interrupted.
+    """
+    from mockyard import compare as compare_mod  # Schemathesis: only this command needs it
+    from mockyard.contract import ContractConfig
+
+    config = compare_mod.CompareConfig(
+        # The rest of the options are ContractConfig's, by the same names.
+        ContractConfig(base_url=sandbox_url, headers=tuple(_header(h) for h in headers), **options),
+        real_url,
+        tuple(_header(h, "--sandbox-header") for h in sandbox_headers),
+    )
+    _exit(_report_run(compare_mod.run(config), report, junit))
+
+
 def _baseline_text(result: Any) -> str:
     from mockyard import contract_baseline
 
@@ -668,10 +771,10 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def _header(raw: str) -> tuple[str, str]:
+def _header(raw: str, option: str = "--header") -> tuple[str, str]:
     name, sep, value = raw.partition(":")
     if not sep or not name.strip():
-        raise click.BadParameter(f"expected 'NAME: VALUE', got {raw!r}", param_hint="--header")
+        raise click.BadParameter(f"expected 'NAME: VALUE', got {raw!r}", param_hint=option)
     return name.strip(), value.strip()
 
 

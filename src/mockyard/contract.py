@@ -123,7 +123,7 @@ def run(config: ContractConfig, *, resolve: Resolver = resolve_host) -> Iterator
             admin_token=config.admin_token,
         )
         plans = plan_apis(selected, options, target)
-        schemas = [_load_schema(p, _settings(p, config, seed, phases), checks) for p in plans]
+        schemas = [load_schema(p, settings(p, config, seed, phases), checks) for p in plans]
         contract_wire.install()
         started_event = RunStarted(
             target, seed, config.max_examples, checks, phases, config.workers
@@ -192,10 +192,11 @@ def _notes(target: Target, plans: list[ApiPlan], options: PlanOptions) -> tuple[
     return tuple(notes)
 
 
-def _settings(
+def settings(
     plan: ApiPlan, config: ContractConfig, seed: int, phases: tuple[str, ...]
 ) -> dict[str, Any]:
-    """schemathesis.toml-shaped settings: run defaults < the API's `contract:` < this run."""
+    """schemathesis.toml-shaped settings: run defaults < the API's `contract:` < this run
+    (`config`'s bounds, workers and timeout)."""
     defaults: dict[str, Any] = {
         # A gate must not depend on earlier runs: no Hypothesis example database, no cache.
         "generation": {"database": "none"},
@@ -219,7 +220,7 @@ def _settings(
     return merge_settings(merge_settings(defaults, plan.settings), this_run)
 
 
-def _load_schema(plan: ApiPlan, settings: dict[str, Any], checks: tuple[str, ...]) -> Any:
+def load_schema(plan: ApiPlan, settings: dict[str, Any], checks: tuple[str, ...]) -> Any:
     import schemathesis
     from schemathesis.config import ConfigError, SchemathesisConfig
     from schemathesis.core.errors import InvalidSchema, LoaderError
@@ -245,17 +246,7 @@ def _run_api(
 ) -> Iterator[Event]:
     from schemathesis.engine import from_schema
 
-    summary = ApiPlanSummary(
-        plan.api,
-        shown(plan.spec_path),
-        plan.base_url,
-        plan.credentials,
-        plan.reset,
-        plan.calibration,
-        tuple(Secrets(plan.secrets).variables),
-        plan.read_only,
-        plan.narrowed,
-    )
+    summary = plan_summary(plan)
     book.apis.append(summary)
     yield ApiStarted(summary)
     if plan.reset:
@@ -269,7 +260,7 @@ def _run_api(
         plan.api,
         plan.base_url,
         [label for label in labels if label not in plan.excluded],
-        _servers_path(plan.spec),
+        servers_path(plan.spec),
     )
     translator = Translator(
         plan.api,
@@ -287,7 +278,22 @@ def _run_api(
     yield ApiFinished(plan.api, translator.cases, translator.failures, elapsed, results)
 
 
-def _servers_path(spec: dict[str, Any]) -> str:
+def plan_summary(plan: ApiPlan) -> ApiPlanSummary:
+    """How the reports describe one API's plan."""
+    return ApiPlanSummary(
+        plan.api,
+        shown(plan.spec_path),
+        plan.base_url,
+        plan.credentials,
+        plan.reset,
+        plan.calibration,
+        tuple(Secrets(plan.secrets).variables),
+        plan.read_only,
+        plan.narrowed,
+    )
+
+
+def servers_path(spec: dict[str, Any]) -> str:
     servers = spec.get("servers") or [{}]
     url = servers[0].get("url", "") if isinstance(servers[0], dict) else ""
     return urlsplit(str(url)).path

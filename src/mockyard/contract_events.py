@@ -12,6 +12,10 @@
       ApiFinished                  with what each operation's requests reached
     RunFinished                    carries the whole `ContractResult`, also after an abort
 
+A comparison (`mockyard compare`) tells the same story with `RunStarted.reference` set (the real
+deployment), one `OperationTested` per operation (phase "compare") and a `DifferenceFound` for
+each distinct way the real deployment answered the same request differently.
+
 Reporters consume these; the events hold plain data (no Schemathesis objects), so a reporter
 needs nothing but this module.
 """
@@ -81,6 +85,7 @@ class RunStarted:
     checks: tuple[str, ...]
     phases: tuple[str, ...]
     workers: int
+    reference: Target | None = None  # a comparison's real deployment (`target` is the sandbox)
 
 
 @dataclass(frozen=True)
@@ -146,6 +151,23 @@ class FailureFound:
     failure_type: str = ""
     signature: str = ""
     known: bool = False  # listed in the --baseline: reported, but does not fail the run
+
+
+@dataclass(frozen=True)
+class DifferenceFound:
+    """A distinct way the real deployment answered differently from the sandbox (see
+    `compare_diff`): first seen on the request `curl` reproduces; `count` requests showed it."""
+
+    api: str
+    operation: str
+    aspect: str  # status, body shape, error format, error message, headers
+    detail: str
+    count: int
+    sandbox_status: int | None
+    real_status: int | None
+    sandbox_excerpt: str
+    real_excerpt: str
+    curl: str
 
 
 @dataclass(frozen=True)
@@ -233,6 +255,12 @@ class ContractResult:
     baseline: str = ""  # the --baseline file, if one was given
     fixed: tuple[BaselineEntry, ...] = ()  # in the baseline, checked again, no longer seen
     unchecked: tuple[BaselineEntry, ...] = ()  # in the baseline, not checked by this run
+    reference: Target | None = None  # a comparison's real deployment
+    differences: tuple[DifferenceFound, ...] = ()
+
+    @property
+    def is_comparison(self) -> bool:
+        return self.reference is not None
 
     @classmethod
     def from_start(cls, started: RunStarted, **found: Any) -> ContractResult:
@@ -243,6 +271,7 @@ class ContractResult:
             max_examples=started.max_examples,
             checks=started.checks,
             phases=started.phases,
+            reference=started.reference,
             **found,
         )
 
@@ -271,9 +300,10 @@ class ContractResult:
 
     @property
     def outcome(self) -> Outcome:
-        """FAILED on a contract failure (not in the baseline); else ERRORED when anything kept
-        the run from testing (an error, an untested operation, an abort, nothing tested)."""
-        if self.new_failures:
+        """FAILED on a contract failure (not in the baseline) or a difference; else ERRORED when
+        anything kept the run from testing (an error, an untested operation, an abort, nothing
+        tested)."""
+        if self.new_failures or self.differences:
             return Outcome.FAILED
         if self.errors or self.untested or self.aborted or not self.tallies:
             return Outcome.ERRORED
@@ -295,6 +325,7 @@ Event = (
     | PhaseStarted
     | OperationTested
     | FailureFound
+    | DifferenceFound
     | RunError
     | PhaseFinished
     | ApiFinished

@@ -44,6 +44,8 @@ class PlanOptions:
     headers: tuple[tuple[str, str], ...] = ()
     allow_mutations: bool = False
     no_mutations: bool = False
+    # What a read-only run's skips say made it read-only, when not the target or --no-mutations.
+    read_only_reason: str = ""
 
     def read_only(self, target: Target) -> bool:
         """Whether nothing that can change state may be sent to `target`."""
@@ -272,7 +274,7 @@ def _fx(source: workspace.ApiSource | None) -> Path | None:
 
 def _read_only(plan: ApiPlan, options: PlanOptions, target: Target) -> None:
     narrowed = contract_writes.read_only(plan.spec)
-    why = (
+    why = options.read_only_reason or (
         "--no-mutations"
         if options.no_mutations
         else f"{target.host} is not a loopback address; pass --allow-mutations to test it"

@@ -51,14 +51,21 @@ class Reach:
             case = node.value
             if case.method.upper() != case.operation.method.upper():
                 continue  # an undeclared-method probe
-            tally = self.tallies.setdefault(case.operation.label, _Tally())
             response = interaction.response
             if response is None:
-                tally.unanswered += 1
-                continue
-            tally.statuses[response.status_code] += 1
-            if response.status_code == 404:
-                tally.not_found.add(bytes(response.content or b""))
+                self.count(case.operation.label, None)
+            else:
+                self.count(case.operation.label, response.status_code, response.content)
+
+    def count(self, label: str, status: int | None, content: bytes | None = b"") -> None:
+        """Count one request to the operation `label`: its status, or None when unanswered."""
+        tally = self.tallies.setdefault(label, _Tally())
+        if status is None:
+            tally.unanswered += 1
+            return
+        tally.statuses[status] += 1
+        if status == 404:
+            tally.not_found.add(bytes(content or b""))
 
     def results(self) -> tuple[OperationReach, ...]:
         return tuple(self._result(label, tally) for label, tally in self.tallies.items())

@@ -145,6 +145,18 @@ def failure_for(exc: BaseException) -> Failure:
     return Failure(500, "Internal Server Error", "")
 
 
+def _names_no_resource(op: Operation, failure: Failure) -> bool:
+    """A path parameter's value the operation cannot take (past its int64 bounds, say), on an
+    operation that documents a 404 and no 400 or 422: its 404, as a value of the wrong type
+    matches no route, rather than an invalid-input status the operation never answers."""
+    if failure.status != 400 or not failure.param:
+        return False
+    documented = {str(k) for k in op.spec.get("responses") or {}}
+    if "404" not in documented or documented & {"400", "422", "4XX", "4xx"}:
+        return False
+    return any(p["in"] == "path" and p["name"] == failure.param for p in op.parameters)
+
+
 class Answers:
     """Renders failures and errors for the API a request belongs to."""
 
@@ -161,6 +173,8 @@ class Answers:
         documents that and no 400, as APIs that answer validation errors with 422 do."""
         hooks = self.runtime.hooks(match.api)
         op = match.operation or match.near
+        if op is not None and _names_no_resource(op, failure):
+            failure = Failure(404, "Not Found", failure.detail, failure.param)
         if hooks.renders_failures or op is None:
             return hooks.render_failure(failure)
         documented = op.spec.get("responses") or {}

@@ -10,6 +10,7 @@ from mockyard.contract_events import (
     BaselineEntry,
     CheckTally,
     ContractResult,
+    DifferenceFound,
     FailureFound,
     OperationReach,
     Outcome,
@@ -35,7 +36,23 @@ def plan_lines(plan: ApiPlanSummary) -> list[str]:
     return lines
 
 
+def title(result: ContractResult) -> str:
+    return "Fidelity report" if result.is_comparison else "Contract test report"
+
+
+def targets(result: ContractResult) -> list[tuple[str, Target]]:
+    """(role, target): the one target of a contract run, or a comparison's two."""
+    if result.reference is None:
+        return [("Target", result.target)]
+    return [("Sandbox", result.target), ("Real", result.reference)]
+
+
 def settings_line(result: ContractResult) -> str:
+    if result.is_comparison:
+        return (
+            f"seed {result.seed} · the spec's examples, then up to {result.max_examples} cases "
+            f"per generation mode and operation · compared: {', '.join(result.checks)}"
+        )
     if not result.max_examples:  # observed traffic (`mockyard proxy`): nothing was generated
         return f"checks: {', '.join(result.checks)} · phases: {', '.join(result.phases)}"
     return (
@@ -44,7 +61,42 @@ def settings_line(result: ContractResult) -> str:
     )
 
 
+def columns(result: ContractResult) -> tuple[str, str, str, str]:
+    """The results table's heading and the names of its check, cases and failures columns."""
+    if result.is_comparison:
+        return ("Answers compared by operation and aspect", "aspect", "requests", "differing")
+    return ("Results by operation and check", "check", "cases", "failures")
+
+
+def table_legend(result: ContractResult) -> str:
+    """What the terminal table's two numbers are."""
+    return "(requests, differing)" if result.is_comparison else "(cases run, failures)"
+
+
+def _comparison_verdict(result: ContractResult) -> str:
+    operations = len({(t.api, t.operation) for t in result.tallies})
+    requests = {(t.api, t.operation): t.cases for t in result.tallies}
+    sent = sum(requests.values())
+    compared = f"{_plural(sent, 'request')} to {_plural(operations, 'operation')}"
+    took = f"{result.elapsed:.1f} s"
+    if result.outcome is Outcome.FAILED:
+        aspects = ", ".join(dict.fromkeys(d.aspect for d in result.differences))
+        where = len({(d.api, d.operation) for d in result.differences})
+        line = (
+            f"DIFFERENT: {_plural(len(result.differences), 'distinct difference')} ({aspects}) "
+            f"on {_plural(where, 'operation')}; {compared} in {took}"
+        )
+        if result.untested:
+            line += f"; {_plural(len(result.untested), 'operation')} not compared"
+        return line
+    if result.outcome is Outcome.ERRORED:
+        return _error_verdict(result, compared, took, "compared")
+    return f"SAME: every answer alike in the compared aspects; {compared} in {took}"
+
+
 def verdict(result: ContractResult) -> str:
+    if result.is_comparison:
+        return _comparison_verdict(result)
     operations = len({(t.api, t.operation) for t in result.tallies})
     checks = len({t.check for t in result.tallies})
     tested = (
@@ -67,15 +119,21 @@ def verdict(result: ContractResult) -> str:
             line += f"; the run was aborted: {result.aborted}"
         return line
     if result.outcome is Outcome.ERRORED:
-        if result.aborted:
-            return f"ERROR: the run was aborted ({result.aborted}); {tested} before it stopped"
-        if result.untested:
-            untested = _plural(len(result.untested), "operation")
-            return f"ERROR: {untested} not tested (see Reach){also}; {tested} in {took}"
-        if not result.tallies:
-            return "ERROR: nothing was tested"
-        return f"ERROR: {len(result.errors)} problem(s) kept parts of the API untested; {tested}"
+        return _error_verdict(result, tested, took, "tested", also)
     return f"PASSED: every check passed{also}; {tested} in {took}"
+
+
+def _error_verdict(result: ContractResult, done: str, took: str, verb: str, also: str = "") -> str:
+    """Why a run could not test (`verb` "tested") or a comparison compare ("compared")."""
+    run = "comparison" if result.is_comparison else "run"
+    if result.aborted:
+        return f"ERROR: the {run} was aborted ({result.aborted}); {done} before it stopped"
+    if result.untested:
+        untested = _plural(len(result.untested), "operation")
+        return f"ERROR: {untested} not {verb} (see Reach){also}; {done} in {took}"
+    if not result.tallies:
+        return f"ERROR: nothing was {verb}"
+    return f"ERROR: {len(result.errors)} problem(s) kept parts of the API un{verb}; {done}"
 
 
 def error_line(result: ContractResult) -> str:
@@ -145,7 +203,10 @@ def listings(result: ContractResult) -> list[tuple[str, list[str]]]:
     """The report's lists, (heading, items), in order; empty ones left out."""
     baseline = result.baseline
     found = [
-        ("Not tested", [f"{r.api} {r.operation}: {r.verdict}" for r in result.untested]),
+        (
+            "Not compared" if result.is_comparison else "Not tested",
+            [f"{r.api} {r.operation}: {r.verdict}" for r in result.untested],
+        ),
         ("Skipped operations", skipped_summary(result)),
         (
             "Errors (these parts could not be tested)",
@@ -185,3 +246,15 @@ def reproduce_note(result: ContractResult) -> str:
         f"{'it' if len(names) == 1 else 'them'} before running them (e.g. "
         f"export {names[0]}=...)."
     )
+
+
+def difference_heading(index: int, difference: DifferenceFound) -> str:
+    seen = _plural(difference.count, "request")
+    return f"{index}. {difference.aspect}: {difference.detail} ({seen})"
+
+
+def answer_line(status: int | None, excerpt: str) -> str:
+    text = " ".join(excerpt.split())
+    if len(text) > 200:
+        text = text[:200] + "…"
+    return f"{status if status is not None else '-'} {text}".rstrip()

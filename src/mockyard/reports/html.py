@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from html import escape
 
-from mockyard.contract_events import ContractResult, FailureFound, Outcome
+from mockyard.contract_events import ContractResult, DifferenceFound, FailureFound, Outcome
 from mockyard.reports import _text
 from mockyard.reports._registry import report_format
 
@@ -28,15 +28,18 @@ def render(result: ContractResult) -> str:
     parts = [
         "<!doctype html>",
         '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>Contract test report: {escape(target.base_url)}</title>",
+        f"<title>{_text.title(result)}: {escape(target.base_url)}</title>",
         f"<style>{_CSS}</style></head><body>",
-        "<h1>Contract test report</h1>",
+        f"<h1>{_text.title(result)}</h1>",
         f'<p class="verdict {css[result.outcome]}">{escape(_text.verdict(result))}</p>',
         "<ul>",
-        f"<li>Target: <code>{escape(target.base_url)}</code> "
-        f"({escape(_text.describe_target(target))})</li>",
-        f"<li>Settings: {escape(_text.settings_line(result))}</li>",
     ]
+    parts += [
+        f"<li>{role}: <code>{escape(where.base_url)}</code> "
+        f"({escape(_text.describe_target(where))})</li>"
+        for role, where in _text.targets(result)
+    ]
+    parts += [f"<li>Settings: {escape(_text.settings_line(result))}</li>"]
     for plan in result.apis:
         reset = "; sandbox reset before the run" if plan.reset else ""
         details = escape("; ".join(_text.plan_lines(plan)))
@@ -45,11 +48,9 @@ def render(result: ContractResult) -> str:
             f"<code>{escape(plan.base_url)}</code>; {details}{reset}</li>"
         )
     parts += [f"<li>Note: {escape(note)}</li>" for note in result.notes]
-    parts += [
-        "</ul>",
-        "<h2>Results by operation and check</h2>",
-        "<table><tr><th>Operation</th><th>Check</th><th>Cases</th><th>Failures</th></tr>",
-    ]
+    heading, *names = _text.columns(result)
+    heads = "".join(f"<th>{name.capitalize()}</th>" for name in names)
+    parts += ["</ul>", f"<h2>{heading}</h2>", f"<table><tr><th>Operation</th>{heads}</tr>"]
     for operation, check, cases, failures in _text.table_rows(result.tallies):
         row = ' class="bad"' if failures else ""
         parts.append(
@@ -68,6 +69,10 @@ def render(result: ContractResult) -> str:
             parts.append(f"<p>{escape(_text.reproduce_note(result))}</p>")
         for index, failure in enumerate(result.new_failures, 1):
             parts += _failure(index, failure)
+    if result.differences:
+        parts.append("<h2>Differences (sandbox vs real)</h2>")
+        for index, difference in enumerate(result.differences, 1):
+            parts += _difference(index, difference)
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 
@@ -103,4 +108,18 @@ def _failure(index: int, failure: FailureFound) -> list[str]:
         f"<p>Response: <code>{escape(_text.response_line(failure))}</code></p>",
         "<p>Reproduce:</p>",
         f"<pre>{escape(failure.curl)}</pre>",
+    ]
+
+
+def _difference(index: int, difference: DifferenceFound) -> list[str]:
+    name = _text.operation_name(difference.api, difference.operation)
+    sandbox = _text.answer_line(difference.sandbox_status, difference.sandbox_excerpt)
+    real = _text.answer_line(difference.real_status, difference.real_excerpt)
+    return [
+        f"<h3>{escape(_text.difference_heading(index, difference))}</h3>",
+        f"<p>Operation: <code>{escape(name)}</code></p>",
+        f"<p>Sandbox: <code>{escape(sandbox)}</code></p>",
+        f"<p>Real: <code>{escape(real)}</code></p>",
+        "<p>Reproduce (against the real deployment):</p>",
+        f"<pre>{escape(difference.curl)}</pre>",
     ]

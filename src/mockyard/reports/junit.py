@@ -5,6 +5,9 @@ response and the reproducing `curl`); one whose failures are all listed in the b
 skipped, like an expected failure. Each operation also has a `reach` test case, an error when no
 request reached it. Skipped operations are skipped test cases, and anything that kept part of an
 API untested is an error test case.
+
+A comparison (`mockyard compare`) has one test case per operation and aspect compared; it fails
+with each distinct difference found (both answers and the request that showed it).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 
-from mockyard.contract_events import ContractResult, FailureFound
+from mockyard.contract_events import ContractResult, DifferenceFound, FailureFound
 from mockyard.reports import _text
 from mockyard.reports._registry import report_format
 
@@ -20,7 +23,8 @@ from mockyard.reports._registry import report_format
 @report_format(".xml")
 def render(result: ContractResult) -> str:
     apis = list(dict.fromkeys([p.api for p in result.apis] + [t.api for t in result.tallies]))
-    root = ET.Element("testsuites", name="mockyard contract", time=f"{result.elapsed:.3f}")
+    name = "mockyard compare" if result.is_comparison else "mockyard contract"
+    root = ET.Element("testsuites", name=name, time=f"{result.elapsed:.3f}")
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     for api in apis:
         for name, value in _suite(root, result, api).items():
@@ -35,7 +39,10 @@ def _suite(root: ET.Element, result: ContractResult, api: str) -> dict[str, int]
     """One API's test suite; returns its counts."""
     suite = ET.SubElement(root, "testsuite", name=api)
     props = ET.SubElement(suite, "properties")
-    for name, value in (("base_url", result.target.base_url), ("seed", str(result.seed))):
+    shown = [("base_url", result.target.base_url), ("seed", str(result.seed))]
+    if result.reference is not None:
+        shown.insert(1, ("real_url", result.reference.base_url))
+    for name, value in shown:
         ET.SubElement(props, "property", name=name, value=value)
     counts: dict[str, int] = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
 
@@ -46,12 +53,19 @@ def _suite(root: ET.Element, result: ContractResult, api: str) -> dict[str, int]
     failures: dict[tuple[str, str], list[FailureFound]] = defaultdict(list)
     for failure in (f for f in result.failures if f.api == api):
         failures[(failure.operation, failure.check)].append(failure)
+    differences: dict[tuple[str, str], list[DifferenceFound]] = defaultdict(list)
+    for difference in (d for d in result.differences if d.api == api):
+        differences[(difference.operation, difference.aspect)].append(difference)
     tallies = {(t.operation, t.check): t.cases for t in result.tallies if t.api == api}
     note = _text.reproduce_note(result)
     for key in list(tallies) + [k for k in failures if k not in tallies]:
         element = case(*key)
         if key in tallies:
-            ET.SubElement(element, "system-out").text = f"{tallies[key]} cases checked"
+            checked = "requests compared" if result.is_comparison else "cases checked"
+            ET.SubElement(element, "system-out").text = f"{tallies[key]} {checked}"
+        for difference in differences.get(key, []):
+            _difference(element, difference)
+        counts["failures"] += key in differences
         found = failures.get(key, [])
         new = [f for f in found if not f.known]
         for failure in new:
@@ -97,5 +111,23 @@ def _failure(case: ET.Element, failure: FailureFound, note: str) -> None:
     )
     element = ET.SubElement(
         case, "failure", message=f"{failure.code} {failure.title}", type=failure.check
+    )
+    element.text = body
+
+
+def _difference(case: ET.Element, difference: DifferenceFound) -> None:
+    body = "\n".join(
+        [
+            f"{difference.detail} ({difference.count} requests)",
+            "",
+            f"Sandbox: {_text.answer_line(difference.sandbox_status, difference.sandbox_excerpt)}",
+            f"Real: {_text.answer_line(difference.real_status, difference.real_excerpt)}",
+            "",
+            "Reproduce (against the real deployment):",
+            difference.curl,
+        ]
+    )
+    element = ET.SubElement(
+        case, "failure", message=f"{difference.aspect}: {difference.detail}", type="difference"
     )
     element.text = body

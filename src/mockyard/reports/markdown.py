@@ -2,29 +2,28 @@
 
 from __future__ import annotations
 
-from mockyard.contract_events import ContractResult, FailureFound
+from mockyard.contract_events import ContractResult, DifferenceFound, FailureFound
 from mockyard.reports import _text
 from mockyard.reports._registry import report_format
 
 
 @report_format(".md", ".markdown")
 def render(result: ContractResult) -> str:
-    target = result.target
-    out = [
-        "# Contract test report",
-        "",
-        f"**{_text.verdict(result)}**",
-        "",
-        f"- Target: `{target.base_url}` ({_text.describe_target(target)})",
-        f"- Settings: {_text.settings_line(result)}",
+    out = [f"# {_text.title(result)}", "", f"**{_text.verdict(result)}**", ""]
+    out += [
+        f"- {role}: `{where.base_url}` ({_text.describe_target(where)})"
+        for role, where in _text.targets(result)
     ]
+    out.append(f"- Settings: {_text.settings_line(result)}")
     for plan in result.apis:
         reset = "; sandbox reset before the run" if plan.reset else ""
         details = "; ".join(_text.plan_lines(plan))
         out.append(f"- `{plan.api}`: `{plan.spec}` at `{plan.base_url}`; {details}{reset}")
     out += [f"- Note: {note}" for note in result.notes]
-    out += ["", "## Results by operation and check", ""]
-    out += ["| Operation | Check | Cases | Failures |", "|---|---|--:|--:|"]
+    heading, *names = _text.columns(result)
+    out += ["", f"## {heading}", ""]
+    out += ["| Operation | " + " | ".join(n.capitalize() for n in names) + " |"]
+    out += ["|---|---|--:|--:|"]
     for operation, check, cases, failures in _text.table_rows(result.tallies):
         name = f"`{operation}`" if operation else ""
         mark = f"**{failures}** ✗" if failures else "0"
@@ -39,7 +38,32 @@ def render(result: ContractResult) -> str:
             out += ["", _text.reproduce_note(result)]
         for index, failure in enumerate(result.new_failures, 1):
             out += _failure(index, failure)
+    if result.differences:
+        out += ["", "## Differences (sandbox vs real)"]
+        for index, difference in enumerate(result.differences, 1):
+            out += _difference(index, difference)
     return "\n".join(out) + "\n"
+
+
+def _difference(index: int, difference: DifferenceFound) -> list[str]:
+    name = _text.operation_name(difference.api, difference.operation)
+    sandbox = _text.answer_line(difference.sandbox_status, difference.sandbox_excerpt)
+    real = _text.answer_line(difference.real_status, difference.real_excerpt)
+    return [
+        "",
+        f"### {_esc(_text.difference_heading(index, difference))}",
+        "",
+        f"Operation: `{name}`",
+        "",
+        f"- Sandbox: `{sandbox.replace('`', chr(39))}`",
+        f"- Real: `{real.replace('`', chr(39))}`",
+        "",
+        "Reproduce (against the real deployment):",
+        "",
+        "```bash",
+        difference.curl,
+        "```",
+    ]
 
 
 def _reach(result: ContractResult) -> list[str]:

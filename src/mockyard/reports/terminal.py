@@ -11,6 +11,7 @@ from mockyard.contract_events import (
     ApiFinished,
     ApiStarted,
     ContractResult,
+    DifferenceFound,
     Event,
     FailureFound,
     OperationSkipped,
@@ -28,10 +29,11 @@ MAX_MESSAGE_LINES = 24
 
 
 class TerminalReport:
-    """Lines for the terminal; keeps no state but the widths of the current API's operations."""
+    """Lines for the terminal; keeps no state but whether the run is a comparison."""
 
     def __init__(self, *, max_message_lines: int = MAX_MESSAGE_LINES) -> None:
         self.max_message_lines = max_message_lines
+        self.comparing = False  # the run is a comparison: its findings are differences
 
     def lines(self, event: Event) -> list[str]:
         return self._lines(event)
@@ -42,12 +44,19 @@ class TerminalReport:
 
     @_lines.register
     def _(self, event: RunStarted) -> list[str]:
-        target = event.target
-        lines = [
+        target, settings = event.target, _text.settings_line(ContractResult.from_start(event))
+        self.comparing = event.reference is not None
+        if event.reference is not None:
+            real = event.reference
+            return [
+                f"mockyard compare: sandbox {target.base_url}  ({_text.describe_target(target)})",
+                f"              vs real {real.base_url}  ({_text.describe_target(real)})",
+                f"  {settings}",
+            ]
+        return [
             f"mockyard contract → {target.base_url}  ({_text.describe_target(target)})",
-            f"  {_text.settings_line(ContractResult.from_start(event))} · workers {event.workers}",
+            f"  {settings} · workers {event.workers}",
         ]
-        return lines
 
     @_lines.register
     def _(self, event: ApiStarted) -> list[str]:
@@ -72,13 +81,19 @@ class TerminalReport:
         if event.skip_reason and not event.cases:
             return [f"    - {event.operation:<52} skipped: {event.skip_reason}"]
         mark = "✗" if event.failed_checks else "✓"
-        cases = f"{event.cases} case{'s' if event.cases != 1 else ''}"
-        failed = f"  failed: {', '.join(event.failed_checks)}" if event.failed_checks else ""
+        noun = "request" if event.phase == "compare" else "case"
+        cases = f"{event.cases} {noun}{'s' if event.cases != 1 else ''}"
+        verb = "differs" if event.phase == "compare" else "failed"
+        failed = f"  {verb}: {', '.join(event.failed_checks)}" if event.failed_checks else ""
         return [f"    {mark} {event.operation:<52} {cases:>10}{failed}"]
 
     @_lines.register
     def _(self, event: FailureFound) -> list[str]:
         return [f"      found: {event.check} on {event.operation} ({event.title})"]
+
+    @_lines.register
+    def _(self, event: DifferenceFound) -> list[str]:
+        return [f"      differs: {event.aspect}: {event.detail} ({event.count} requests)"]
 
     @_lines.register
     def _(self, event: RunError) -> list[str]:
@@ -96,7 +111,8 @@ class TerminalReport:
     @_lines.register
     def _(self, event: ApiFinished) -> list[str]:
         untested = [r for r in event.reach if not r.tested]
-        lines = [f"  {event.api}: {event.failures} failure(s), {event.elapsed:.1f} s"]
+        noun = "difference(s)" if self.comparing else "failure(s)"
+        lines = [f"  {event.api}: {event.failures} {noun}, {event.elapsed:.1f} s"]
         if untested:
             lines[0] += f", {len(untested)} operation(s) not tested"
         return lines
@@ -106,15 +122,21 @@ class TerminalReport:
         return self.summary(event.result)
 
     def summary(self, result: ContractResult) -> list[str]:
-        out = ["", "Results by operation and check (cases run, failures)"]
+        heading, check_name, cases_name, failures_name = _text.columns(result)
+        out = ["", f"{heading} {_text.table_legend(result)}"]
         rows = list(_text.table_rows(result.tallies))
         width = max([len(r[0]) for r in rows] + [9])
-        check_width = max([len(r[1]) for r in rows] + [5])
-        out.append(f"  {'operation':<{width}}  {'check':<{check_width}}  {'cases':>6}  failures")
+        check_width = max([len(r[1]) for r in rows] + [len(check_name)])
+        count_width = max(len(cases_name), 6)
+        out.append(
+            f"  {'operation':<{width}}  {check_name:<{check_width}}  "
+            f"{cases_name:>{count_width}}  {failures_name}"
+        )
         for operation, check, cases, failures in rows:
             flag = "  ✗" if failures else ""
             out.append(
-                f"  {operation:<{width}}  {check:<{check_width}}  {cases:>6}  {failures:>8}{flag}"
+                f"  {operation:<{width}}  {check:<{check_width}}  {cases:>{count_width}}  "
+                f"{failures:>{len(failures_name)}}{flag}"
             )
         out += self._reach(result)
         for heading, items in _text.listings(result):
@@ -126,6 +148,10 @@ class TerminalReport:
                 out.append(f"  {_text.reproduce_note(result)}")
             for index, failure in enumerate(result.new_failures, 1):
                 out += self._failure(index, failure)
+        if result.differences:
+            out += ["", "Differences (sandbox vs real; each with the first request showing it):"]
+            for index, difference in enumerate(result.differences, 1):
+                out += self._difference(index, difference)
         for note in result.notes:
             out += ["", f"Note: {note}"]
         out += ["", _text.verdict(result)]
@@ -148,6 +174,18 @@ class TerminalReport:
             if reach.verdict:
                 out.append(f"    ✗ {reach.verdict}")
         return out
+
+    def _difference(self, index: int, difference: DifferenceFound) -> list[str]:
+        return [
+            "",
+            f"  {_text.difference_heading(index, difference)}",
+            f"     operation: {_text.operation_name(difference.api, difference.operation)}",
+            "     sandbox: "
+            + _text.answer_line(difference.sandbox_status, difference.sandbox_excerpt),
+            f"     real:    {_text.answer_line(difference.real_status, difference.real_excerpt)}",
+            "     reproduce (against the real deployment):",
+            *(f"       {line}" for line in difference.curl.splitlines()),
+        ]
 
     def _failure(self, index: int, failure: FailureFound) -> list[str]:
         out = [
