@@ -340,9 +340,12 @@ def in_process(tmp: Path, workspace: Path = ROOT, **config: object) -> Iterator[
     """
     state = tmp / "inproc.sqlite3"
     sandbox = build(ServeConfig(workspace=str(workspace), state=str(state), **config))
-    with TestClient(sandbox.app, base_url=LOOPBACK_URL) as client:
-        client.sandbox = sandbox  # type: ignore[attr-defined]
-        yield client
+    try:
+        with TestClient(sandbox.app, base_url=LOOPBACK_URL) as client:
+            client.sandbox = sandbox  # type: ignore[attr-defined]
+            yield client
+    finally:
+        sandbox.close()
 
 
 FAULTY_CONTROLS = {

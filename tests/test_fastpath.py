@@ -442,6 +442,7 @@ def test_header_path_and_default_parameters_alike(
         sandbox = build(ServeConfig(workspace=str(root), state=str(state), fast_path=fast_path))
         with TestClient(sandbox.app, raise_server_exceptions=False) as client:
             answers.append(send(client, {"method": "GET", "url": path, "headers": headers}))
+        sandbox.close()
         if sandbox.fast_path is not None:
             assert sandbox.fast_path.served == int(fast)
     assert answers[0] == answers[1]

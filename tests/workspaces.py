@@ -59,11 +59,14 @@ def served(state_dir: Path, workspace: Path | None = None, **options: Any) -> It
     config = ServeConfig(
         workspace=str(workspace or state_dir), state=str(state_dir / "state.sqlite3"), **options
     )
-    # A loopback Host, as conftest.LOOPBACK_URL explains.
-    with TestClient(
-        build(config).app, base_url="http://127.0.0.1", raise_server_exceptions=False
-    ) as client:
-        yield client
+    sandbox = build(config)
+    try:  # a loopback Host, as conftest.LOOPBACK_URL explains
+        with TestClient(
+            sandbox.app, base_url="http://127.0.0.1", raise_server_exceptions=False
+        ) as client:
+            yield client
+    finally:
+        sandbox.close()
 
 
 def spec(paths: Mapping[str, Any], *, version: str = "3.0.3", **extra: Any) -> dict[str, Any]:

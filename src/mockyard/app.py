@@ -104,6 +104,12 @@ class Sandbox:
     controls: controls.ControlSettings
     fast_path: FastReader | None = None  # None: Connexion reads every request
 
+    def close(self) -> None:
+        """Release the state's and the journal's files, for a process that goes on after the
+        sandbox (an in-process test client, an app that embeds one); `serve` simply exits."""
+        self.journal.close()
+        self.state.store.close()
+
     @property
     def spec(self) -> dict[str, Any]:
         """The merged document every API is served from."""

@@ -531,14 +531,8 @@ def _exit(result: Any) -> None:
     type=click.FloatRange(0.1),
     help="Seconds to wait for the upstream before answering the API's 504.",
 )
-@click.option(
-    "--report",
-    type=click.Path(dir_okay=False),
-    help="At exit, write what was seen as an HTML (.html) or Markdown (.md) report.",
-)
-@click.option(
-    "--junit", type=click.Path(dir_okay=False), help="At exit, write a JUnit XML report here."
-)
+@_REPORT
+@_JUNIT
 @click.option(
     "--record",
     type=click.Path(file_okay=False),

@@ -105,6 +105,11 @@ class Journal:
         """Wait until every entry queued so far in this process is in the file."""
         self._batches.flush(timeout)
 
+    def close(self) -> None:
+        """Write what is queued, then close the file in every thread that opened it."""
+        self.flush()
+        self._connections.close()
+
     def _insert(self, batch: list[Row]) -> None:
         conn = self._connections.get()
         conn.execute("BEGIN IMMEDIATE")

@@ -34,27 +34,37 @@ CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WIT
 
 
 class ThreadConnections:
-    """One connection to a WAL-mode SQLite file per thread (connections are not shared)."""
+    """One connection to a WAL-mode SQLite file per thread (connections are not shared);
+    `close` closes every thread's, so a sandbox built in a process that goes on (tests, an
+    embedding app) leaves no file open behind it."""
 
     def __init__(self, path: Path, synchronous: str) -> None:
         self.path = path
         self.synchronous = synchronous
         self._local = threading.local()
+        self._opened: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
 
     def get(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
+            # Used by one thread only; `check_same_thread` off so that `close` can close it.
+            conn = sqlite3.connect(
+                self.path, isolation_level=None, timeout=30.0, check_same_thread=False
+            )
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(f"PRAGMA synchronous={self.synchronous}")
             self._local.conn = conn
+            with self._lock:
+                self._opened.append(conn)
         return conn
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
+        with self._lock:
+            opened, self._opened = self._opened, []
+        for conn in opened:
             conn.close()
-            self._local.conn = None
+        self._local = threading.local()
 
 
 class WriterQueue:
@@ -67,12 +77,16 @@ class WriterQueue:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._local = threading.local()
+        self._opened: list[int] = []
+        self._lock = threading.Lock()
 
     @contextmanager
     def turn(self) -> Iterator[None]:
         fd: int | None = getattr(self._local, "fd", None)
         if fd is None:
             fd = self._local.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            with self._lock:
+                self._opened.append(fd)
         fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             yield
@@ -80,10 +94,11 @@ class WriterQueue:
             fcntl.flock(fd, fcntl.LOCK_UN)
 
     def close(self) -> None:
-        fd = getattr(self._local, "fd", None)
-        if fd is not None:
+        with self._lock:
+            opened, self._opened = self._opened, []
+        for fd in opened:
             os.close(fd)
-            self._local.fd = None
+        self._local = threading.local()
 
 
 class SqliteStore(Store):
