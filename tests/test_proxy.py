@@ -703,6 +703,18 @@ def test_a_report_file_of_unknown_kind_is_refused_before_starting(tmp_path: Path
     assert done.stderr.count("\n") == 1
 
 
+def test_an_upstream_that_is_not_an_http_url_is_one_line_naming_the_option() -> None:
+    command = [
+        sys.executable, "-m", "mockyard.cli", "proxy", "--workspace", str(RESOURCES),
+        "--upstream", "ftp://example.com",
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stderr) == (
+        2,
+        "error: --upstream must be an http(s) URL with a host, got 'ftp://example.com'\n",
+    )
+
+
 def test_a_journal_file_from_before_the_proxy_still_opens(tmp_path: Path) -> None:
     """`serve` keeps its journal next to a state file across restarts: an older file, without
     the violations column, gets it."""

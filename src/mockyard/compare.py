@@ -81,8 +81,8 @@ def run(config: CompareConfig, *, resolve: Resolver = resolve_host) -> Iterator[
     started = time.monotonic()
     book = _Book()
     with httpx.Client(timeout=base.request_timeout) as client:
-        sandbox = _inspect(base.base_url, client, base, resolve, base.admin_token)
-        real = _inspect(config.real_url, client, base, resolve, None)
+        sandbox = _inspect(base.base_url, client, base, resolve, base.admin_token, "--sandbox")
+        real = _inspect(config.real_url, client, base, resolve, None, "--real")
         if sandbox.base_url == real.base_url:
             raise ContractError("--sandbox and --real are the same URL: nothing to compare")
         plans = plan_apis(selected, options, sandbox)
@@ -105,9 +105,16 @@ def run(config: CompareConfig, *, resolve: Resolver = resolve_host) -> Iterator[
 
 
 def _inspect(
-    url: str, client: httpx.Client, base: ContractConfig, resolve: Resolver, token: str | None
+    url: str,
+    client: httpx.Client,
+    base: ContractConfig,
+    resolve: Resolver,
+    token: str | None,
+    option: str,
 ) -> Target:
-    return inspect_target(url, client, wait=base.wait, resolve=resolve, admin_token=token)
+    return inspect_target(
+        url, client, wait=base.wait, resolve=resolve, admin_token=token, option=option
+    )
 
 
 @dataclass

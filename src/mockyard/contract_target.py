@@ -51,15 +51,16 @@ def is_loopback(host: str, resolve: Resolver = resolve_host) -> bool:
     )
 
 
-def parse_base_url(url: str) -> tuple[str, str]:
-    """The base URL without a trailing slash, and its host; an unusable URL is a ContractError."""
+def parse_base_url(url: str, option: str = "--base-url") -> tuple[str, str]:
+    """The base URL without a trailing slash, and its host; an unusable URL is a ContractError
+    naming the `option` it was given with."""
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ContractError(f"--base-url must be an http(s) URL with a host, got {url!r}")
+        raise ContractError(f"{option} must be an http(s) URL with a host, got {url!r}")
     try:
         parts.port  # noqa: B018 - raises on a malformed port
     except ValueError as exc:
-        raise ContractError(f"--base-url has a bad port: {url!r}") from exc
+        raise ContractError(f"{option} has a bad port: {url!r}") from exc
     return urlunsplit(parts._replace(path=parts.path.rstrip("/"))), parts.hostname
 
 
@@ -70,9 +71,10 @@ def inspect_target(
     wait: float = 0.0,
     resolve: Resolver = resolve_host,
     admin_token: str | None = None,
+    option: str = "--base-url",
 ) -> Target:
     """Classify the target, check that it answers (retrying for `wait` s), detect a sandbox."""
-    url, host = parse_base_url(base_url)
+    url, host = parse_base_url(base_url, option)
     loopback = is_loopback(host, resolve)
     deadline = time.monotonic() + wait
     while True:

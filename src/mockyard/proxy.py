@@ -93,7 +93,7 @@ class Upstream:
 
     @classmethod
     def of(cls, url: str, *, allow_mutations: bool = False) -> Upstream:
-        base, host = parse_base_url(url)
+        base, host = parse_base_url(url, "--upstream")
         return cls(base, host, is_loopback(host), allow_mutations)
 
     def refusal(self, method: str, op: Operation | None) -> str | None:
