@@ -581,8 +581,7 @@ def proxy(
     from mockyard.recording import Recorder
 
     check_exposure(host, admin_token)
-    writers = [(path, reports.writer_for(path)) for path in (report,) if path]
-    writers += [(path, reports.junit.render) for path in (junit,) if path]
+    files = _report_files(report, junit)
     specs = tuple(str(Path(s).resolve()) for s in spec_files)
     ws = served_workspace(ServeConfig(workspace=workspace, specs=specs))
     config = proxy_mod.ProxyConfig(
@@ -631,9 +630,7 @@ def proxy(
     result = log.result()
     for line in reports.TerminalReport().summary(result):
         click.echo(line)
-    for path, writer in writers:
-        reports.write(path, writer(result))
-        click.echo(f"report written to {path}")
+    _write_report_files(files, result)
     if recorder is not None and record is not None:
         summary = recorder.write(record)
         skipped = "; ".join(f"{n} {why}" for why, n in sorted(summary.skipped.items()))
@@ -648,6 +645,27 @@ def proxy(
         sys.exit(2)
 
 
+def _report_files(
+    report: str | None, junit: str | None, write_baseline: str | None = None
+) -> list[tuple[str, Callable[[Any], str], str]]:
+    """(path, renderer, what it is) for each file a run writes; a report path of an unknown
+    kind is refused here, before the run starts."""
+    from mockyard import reports
+
+    files = [(path, reports.writer_for(path), "report") for path in (report,) if path]
+    files += [(path, reports.junit.render, "report") for path in (junit,) if path]
+    files += [(path, _baseline_text, "baseline") for path in (write_baseline,) if path]
+    return files
+
+
+def _write_report_files(files: list[tuple[str, Callable[[Any], str], str]], result: Any) -> None:
+    from mockyard import reports
+
+    for path, render, what in files:
+        reports.write(path, render(result))
+        click.echo(f"{what} written to {path}")
+
+
 def _report_run(
     events: Any, report: str | None, junit: str | None, write_baseline: str | None = None
 ) -> Any:
@@ -656,9 +674,7 @@ def _report_run(
     from mockyard import reports
     from mockyard.contract_events import Outcome, RunFinished
 
-    writers = [(path, reports.writer_for(path)) for path in (report,) if path]
-    writers += [(path, reports.junit.render) for path in (junit,) if path]
-    writers += [(path, _baseline_text) for path in (write_baseline,) if path]
+    files = _report_files(report, junit, write_baseline)
     terminal = reports.TerminalReport()
     result = None
     for event in events:
@@ -667,9 +683,7 @@ def _report_run(
         if isinstance(event, RunFinished):
             result = event.result
     assert result is not None
-    for path, writer in writers:
-        reports.write(path, writer(result))
-        click.echo(f"{'baseline' if path == write_baseline else 'report'} written to {path}")
+    _write_report_files(files, result)
     if result.outcome is Outcome.ERRORED:
         click.echo(f"error: {reports.error_line(result)}", err=True)
     return result
