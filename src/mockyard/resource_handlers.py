@@ -53,8 +53,18 @@ _CREATED = {"createdat", "created", "createdon", "creationdate", "datecreated", 
 _CREATED |= {"creationtime", "insertedat"}
 _UPDATED = {"updatedat", "updated", "updatedon", "modifiedat", "modified", "lastmodified"}
 _UPDATED |= {"lastupdated", "updatetime", "lastmodifiedat"}
-# Formats jsonschema-rs checks as strictly as OpenAPI's validator (uuid, int32, byte: it does not).
+# How jsonschema-rs stands to OpenAPI 3.0's format checks (`oas30_format_checker`, whose list a
+# test holds this to). It checks these as strictly:
 _CHECKED_FORMATS = frozenset({"date", "date-time", "time", "email", "ipv4", "ipv6"})
+# OpenAPI's validator passes any JSON value for these, so they are dropped before compiling:
+_PASSING_FORMATS = frozenset({"float", "double", "password", "binary"})
+# these are bounds, compiled as `minimum`/`maximum`:
+_BOUNDED_FORMATS = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
+# and these it does not check (or less strictly): a schema naming one is left to OpenAPI's.
+_UNCHECKED_FORMATS = frozenset({"byte", "idn-email", "idn-hostname", "regex", "uuid"})
+# Any other format neither checks, and jsonschema-rs may check more strictly: a no is asked again.
+_VALUES = frozenset({"enum", "default", "example", "examples", "const"})  # data, not schemas
+_NAMED = ("properties", "patternProperties", "definitions")  # name -> schema: every name counts
 
 
 def handlers(
@@ -115,7 +125,7 @@ class Checker:
         if hit is None or hit[0] is not schema:
             try:
                 inlined = inline(self.document, schema)
-                fast = _formats(inlined) <= _CHECKED_FORMATS
+                fast = _for_fast_validator(inlined)
                 validator = jsonschema_rs.Draft4Validator(inlined) if fast else None
             except (CyclicSchema, ValueError):  # a recursive schema, a pattern it cannot take
                 validator = None
@@ -123,14 +133,39 @@ class Checker:
         return hit[1]
 
 
-def _formats(node: Any) -> set[str]:
-    """Every `format` a schema names, nested ones too."""
-    if isinstance(node, list):
-        return set().union(*map(_formats, node)) if node else set()
-    if not isinstance(node, Mapping):
-        return set()
-    found = {str(node["format"])} if isinstance(node.get("format"), str) else set()
-    return found.union(*(_formats(v) for k, v in node.items() if k != "enum"))
+def _for_fast_validator(schema: Any) -> bool:
+    """Rewrite an inlined schema (in place) so that jsonschema-rs judges it no more leniently
+    than OpenAPI 3.0's validator; False when it cannot, for a format it does not check."""
+    if isinstance(schema, list):
+        return all([_for_fast_validator(s) for s in schema])
+    if not isinstance(schema, dict):
+        return True
+    if schema.get("writeOnly") is True:  # in a response it must be absent: a check of its own
+        return False
+    if schema.get("nullable") is True and isinstance(schema.get("type"), str):
+        schema["type"] = [schema["type"], "null"]  # as OpenAPI 3.0.3 reads it
+    fmt = schema.get("format")
+    if isinstance(fmt, str):
+        if fmt in _UNCHECKED_FORMATS:
+            return False
+        if fmt in _PASSING_FORMATS:
+            del schema["format"]
+        elif fmt in _BOUNDED_FORMATS:
+            low, high = _BOUNDED_FORMATS[fmt]
+            if not all(_is_number(schema.get(k, 0)) for k in ("minimum", "maximum")):
+                return False
+            del schema["format"]
+            schema["minimum"] = max(low, schema.get("minimum", low))
+            schema["maximum"] = min(high, schema.get("maximum", high))
+    subschemas = [v for k, v in schema.items() if k not in _VALUES and k not in _NAMED]
+    for k in _NAMED:
+        if isinstance(schema.get(k), dict):
+            subschemas.extend(schema[k].values())
+    return all([_for_fast_validator(s) for s in subschemas])
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from mockyard import cache, fakedata, regexgen, resource_handlers, resource_values
-from mockyard.fixtures import seeded_faker
+from mockyard.fixtures import reseeded, seeded_faker
 from mockyard.resource_handlers import Checker
 from mockyard.resource_values import new_id
 from mockyard.resources import Inference, Resource
@@ -93,13 +93,14 @@ def _build(
 ) -> Records:
     out: Records = {}
     checker = Checker(document)
+    fake = seeded_faker(seed)
     fixture_parents = _parents(wanted, existing)
     by_collection = {(r.api, r.collection): r for r in wanted}
     for resource in wanted:
         bucket = out.setdefault(resource.api, {}).setdefault(resource.collection, {})
         salt = f"{seed}|{resource.api}|{resource.collection}"
         for n in range(1, resource.records + 1):
-            record = _record(resource, document, checker, seed, n)
+            record = _record(resource, document, checker, fake, seed, n)
             record[resource.id_property] = new_id(resource.id_schema, n, salt)
             for parent in resource.scope:
                 owner = by_collection.get((resource.api, parent.collection or ""))
@@ -116,13 +117,18 @@ def _build(
 
 
 def _record(
-    resource: Resource, document: Mapping[str, Any], checker: Checker, seed: int, n: int
+    resource: Resource,
+    document: Mapping[str, Any],
+    checker: Checker,
+    fake: Any,
+    seed: int,
+    n: int,
 ) -> dict[str, Any]:
     record: Any = {}
     for attempt in range(_ATTEMPTS):
-        generator = _generator(
-            document, seed, "resource", resource.api, resource.collection, n, attempt
-        )
+        salt = (seed, "resource", resource.api, resource.collection, n, attempt)
+        rng = random.Random("|".join(map(str, salt)))
+        generator = fakedata.Generator(document, reseeded(fake, *salt), rng)
         record = generator.value(resource.record_schema)
         if not checker.errors(record, resource.record_schema):
             break
@@ -131,9 +137,3 @@ def _record(
 
 def _number(key: str) -> Any:
     return int(key) if key.isdigit() else key
-
-
-def _generator(document: Mapping[str, Any], seed: int, *salt: object) -> Any:
-    """A Generator whose Faker and choices are reproducible for (seed, salt)."""
-    rng = random.Random("|".join(map(str, (seed, *salt))))
-    return fakedata.Generator(document, seeded_faker(seed, *salt), rng)

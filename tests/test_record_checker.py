@@ -1,0 +1,81 @@
+"""The record checker's fast validator (jsonschema-rs) never says yes where OpenAPI 3.0's
+validator says no: formats are dropped, bounded or left to OpenAPI's validator as it checks them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from openapi_schema_validator import OAS30ReadValidator, oas30_format_checker
+
+from mockyard import resource_handlers
+from mockyard.resource_handlers import Checker
+
+
+def test_every_format_openapi_checks_has_a_rule() -> None:
+    rules = (
+        resource_handlers._CHECKED_FORMATS
+        | resource_handlers._PASSING_FORMATS
+        | set(resource_handlers._BOUNDED_FORMATS)
+        | resource_handlers._UNCHECKED_FORMATS
+    )
+    assert set(oas30_format_checker.checkers) <= rules
+
+
+CASES: list[tuple[dict[str, Any], Any]] = [
+    ({"type": "integer", "format": "int32"}, 2**31),
+    ({"type": "integer", "format": "int32"}, -(2**31)),
+    ({"type": "integer", "format": "int32", "maximum": 2**40}, 2**35),
+    ({"type": "integer", "format": "int32", "minimum": 5}, 4),
+    ({"type": "integer", "format": "int64"}, 2**63),
+    ({"type": "integer", "format": "int64"}, 12),
+    ({"type": "number", "format": "double"}, 1.5),
+    ({"type": "string", "format": "password"}, "secret"),
+    ({"type": "string", "format": "uuid"}, "not-a-uuid"),
+    ({"type": "string", "format": "byte"}, "%%%"),
+    ({"type": "string", "format": "date"}, "2024-13-40"),
+    ({"type": "string", "format": "unix-time"}, "whenever"),
+    ({"type": "object", "properties": {"default": {"type": "string", "format": "uuid"}}},
+     {"default": "nope"}),
+    ({"type": "object", "properties": {"n": {"type": "integer", "format": "int32"}}},
+     {"n": 2**33}),
+    ({"type": "array", "items": {"type": "integer", "format": "int32"}}, [1, 2**31]),
+    ({"type": "string", "format": "int32", "example": {"format": "uuid"}}, "x"),
+]
+
+
+@pytest.mark.parametrize(("schema", "value"), CASES)
+def test_the_checker_agrees_with_openapis_validator(schema: dict[str, Any], value: Any) -> None:
+    document = {"components": {"schemas": {"S": schema}}}
+    wanted = list(
+        OAS30ReadValidator(schema, format_checker=oas30_format_checker).iter_errors(value)
+    )
+    checker = Checker(document)
+    assert bool(checker.errors(value, {"$ref": "#/components/schemas/S"})) == bool(wanted)
+
+
+def test_a_record_with_an_unchecked_format_is_still_judged_fast() -> None:
+    """A format neither validator knows (Stripe's `unix-time`) keeps the compiled validator."""
+    checker = Checker({})
+    schema = {"type": "object", "properties": {"t": {"type": "integer", "format": "unix-time"}}}
+    assert checker._compiled(schema) is not None
+    schema = {"type": "object", "properties": {"n": {"type": "integer", "format": "int64"}}}
+    assert checker._compiled(schema) is not None
+    assert checker._compiled({"type": "string", "format": "uuid"}) is None
+
+
+NULLABLE_AND_WRITE_ONLY: list[tuple[dict[str, Any], Any]] = [
+    ({"type": "string", "nullable": True}, None),
+    ({"type": "string"}, None),
+    ({"type": "string", "nullable": True, "enum": ["a"]}, None),
+    ({"nullable": True}, None),
+    ({"type": "object", "properties": {"p": {"type": "string", "writeOnly": True}}}, {"p": "x"}),
+    ({"type": "object", "properties": {"p": {"type": "string", "writeOnly": True}}}, {}),
+]
+
+
+@pytest.mark.parametrize(("schema", "value"), NULLABLE_AND_WRITE_ONLY)
+def test_nullable_and_write_only_read_as_openapi_30_reads_them(
+    schema: dict[str, Any], value: Any
+) -> None:
+    test_the_checker_agrees_with_openapis_validator(schema, value)
