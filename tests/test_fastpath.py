@@ -396,6 +396,15 @@ HEADER_SPEC = spec(
                     },
                     {"name": "limit", "in": "query", "schema": {"type": "integer", "default": 10}},
                     {"name": "verbose", "in": "query", "schema": {"type": "boolean"}},
+                    {
+                        "name": "expand",
+                        "in": "query",
+                        "style": "deepObject",
+                        "explode": True,
+                        "schema": {"type": "array", "items": {"type": "string"}},
+                    },
+                    {"name": "ids", "in": "query", "schema": {"type": "array", "items": {}}},
+                    {"name": "X-Tags", "in": "header", "schema": {"type": "array"}},
                 ],
                 "responses": ok({"type": "object"}),
             }
@@ -409,8 +418,9 @@ def authenticate(credentials, ctx):
     return Principal(id=credentials.value) if credentials.value == "k" else None
 
 
-def get_item(ctx, item_id, limit, verbose=None):
-    return {"item": item_id, "limit": limit, "verbose": verbose, "caller": ctx.principal.id}
+def get_item(ctx, item_id, limit, verbose=None, expand=None, ids=None):
+    return {"item": item_id, "limit": limit, "verbose": verbose, "caller": ctx.principal.id,
+            "expand": expand, "ids": ids}
 """
 
 
@@ -422,6 +432,13 @@ def get_item(ctx, item_id, limit, verbose=None):
         ("/items/7?verbose=True", {"X-Key": "k", "X-Tenant": "acme"}, False),  # Connexion's 200
         ("/items/7", {"X-Key": "k", "X-Tenant": "initech"}, False),
         ("/items/7", {"X-Key": "k"}, False),
+        # optional parameters the fast reader does not read: only a request carrying one defers
+        ("/items/7?expand[0]=a", {"X-Key": "k", "X-Tenant": "acme"}, False),
+        ("/items/7?expand=a", {"X-Key": "k", "X-Tenant": "acme"}, False),
+        ("/items/7?ids=1&ids=2", {"X-Key": "k", "X-Tenant": "acme"}, False),
+        ("/items/7?ids=1", {"X-Key": "k", "X-Tenant": "acme"}, False),
+        ("/items/7?expanded=1", {"X-Key": "k", "X-Tenant": "acme"}, True),
+        ("/items/7", {"X-Key": "k", "X-Tenant": "acme", "X-Tags": "a,b"}, False),
         ("/items/0", {"X-Key": "k", "X-Tenant": "acme"}, False),
         ("/items/x", {"X-Key": "k", "X-Tenant": "acme"}, False),
         ("/items/7", {"X-Key": "nope", "X-Tenant": "acme"}, False),

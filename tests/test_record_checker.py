@@ -35,10 +35,11 @@ CASES: list[tuple[dict[str, Any], Any]] = [
     ({"type": "string", "format": "byte"}, "%%%"),
     ({"type": "string", "format": "date"}, "2024-13-40"),
     ({"type": "string", "format": "unix-time"}, "whenever"),
-    ({"type": "object", "properties": {"default": {"type": "string", "format": "uuid"}}},
-     {"default": "nope"}),
-    ({"type": "object", "properties": {"n": {"type": "integer", "format": "int32"}}},
-     {"n": 2**33}),
+    (
+        {"type": "object", "properties": {"default": {"type": "string", "format": "uuid"}}},
+        {"default": "nope"},
+    ),
+    ({"type": "object", "properties": {"n": {"type": "integer", "format": "int32"}}}, {"n": 2**33}),
     ({"type": "array", "items": {"type": "integer", "format": "int32"}}, [1, 2**31]),
     ({"type": "string", "format": "int32", "example": {"format": "uuid"}}, "x"),
 ]

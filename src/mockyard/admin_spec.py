@@ -9,7 +9,8 @@ origin not allowed) and, when the sandbox has an admin token, 401.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from starlette.requests import Request
@@ -65,9 +66,13 @@ def document(
     return doc
 
 
-def route(prefix: str, spec: dict[str, Any]) -> Route:
+def route(prefix: str, spec: Callable[[], dict[str, Any]]) -> Route:
+    """The admin API's document, made on its first request (it holds every collection's
+    record schema, which a start does not otherwise need)."""
+    made = functools.cache(spec)
+
     async def serve(_: Request) -> Response:
-        return JSONResponse(spec)
+        return JSONResponse(made())
 
     return Route(prefix + SPEC_PATH, serve, methods=["GET"])
 

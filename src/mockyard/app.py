@@ -25,6 +25,7 @@ ASGI class with one job, as Starlette's `build_middleware_stack` lists its own:
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import tempfile
@@ -60,6 +61,9 @@ from mockyard.state_api import state_routes
 from mockyard.store import is_url, open_store
 
 CONFIG_ENV = "MOCKYARD_SERVE_CONFIG"
+# Seconds after a build before Connexion's own build begins (sooner when a request needs it):
+# the first requests of a start, almost always plain ones, are answered without waiting on it.
+CONNEXION_DELAY = 1.0
 
 
 @dataclass(frozen=True)
@@ -141,7 +145,10 @@ def build(config: ServeConfig, ws: workspace.Workspace | None = None) -> Sandbox
     reader = FastReader() if config.fast_path and not config.strict else None
     endpoint = Endpoint(runtime, responder, reader)
     endpoint.connect(
-        Background(lambda: connexion_app(index, endpoint.invoke, strict=config.strict))
+        Background(
+            lambda: connexion_app(index, endpoint.invoke, strict=config.strict),
+            delay=CONNEXION_DELAY,
+        )
     )
 
     settings = controls.load_settings(
@@ -159,7 +166,8 @@ def build(config: ServeConfig, ws: workspace.Workspace | None = None) -> Sandbox
     )
     journal = Journal(config.journal or _journal_file(config.state), settings.journal_size)
     schemas = record_schemas.load(fixture_files, state.seeded())
-    admin_doc = admin_spec.document(
+    admin_doc = functools.partial(
+        admin_spec.document,
         PREFIX,
         schemas,
         apis=state.apis,

@@ -51,14 +51,29 @@ MIDDLEWARES = [m for m in ConnexionMiddleware.default_middlewares if m not in _D
 class Background:
     """An ASGI app built in a thread of its own, so a start does not wait for it: Connexion
     checks and sets up every operation of the spec it is given, seconds for a big spec, and
-    only the requests the fast reader defers need it. A request that needs it sooner waits for
-    it; if the build failed, every such request ends in that error (the API's own 500)."""
+    only the requests the fast reader defers need it. The build begins `delay` seconds after
+    this is made, or at once for a request that needs it sooner, which waits for it: a build
+    in the background takes the interpreter from the first requests (one lock for Python
+    code), so the sandbox answers those first. If the build failed, every request needing it
+    ends in that error (the API's own 500)."""
 
-    def __init__(self, build: Callable[[], ASGIApp]) -> None:
+    def __init__(self, build: Callable[[], ASGIApp], *, delay: float = 0.0) -> None:
         self._build = build
         self._app: ASGIApp | None = None
         self._error: BaseException | None = None
         self._ready = threading.Event()
+        self._started = False
+        self._lock = threading.Lock()
+        timer = threading.Timer(delay, self.start)
+        timer.daemon = True
+        timer.start()
+
+    def start(self) -> None:
+        """Begin the build, unless it has begun."""
+        with self._lock:
+            if self._started:
+                return
+            self._started = True
         threading.Thread(target=self._run, name="mockyard-connexion", daemon=True).start()
 
     def _run(self) -> None:
@@ -72,6 +87,7 @@ class Background:
 
     def wait(self) -> ASGIApp:
         """The app, once built (blocking); its build error, raised."""
+        self.start()
         self._ready.wait()
         if self._error is not None:
             raise self._error

@@ -16,6 +16,7 @@ interceptor sends bracketed keys instead (`items[sku][0]=...`), as the spec decl
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
@@ -119,36 +120,41 @@ def docs_app(
     titles: Mapping[str, str] | None = None,
     credentials: Iterable[Credential] = (),
 ) -> Starlette:
-    """The docs endpoints for `document` (copied: later changes to it are not served), each
-    API's operations under its own tag (`titles`: API name -> what the tag says), and the
-    sandbox `credentials` shown and filled in."""
-    served = copy.deepcopy(dict(document))
+    """The docs endpoints for `document`, each API's operations under its own tag (`titles`:
+    API name -> what the tag says), and the sandbox `credentials` shown and filled in. The page
+    and the copy of `document` it serves are made on the first request for either: copying a
+    big spec is a third of a warm start, for a page few starts are asked for."""
     known = list(credentials)
-    _tag_by_api(served, titles or {})
-    _describe_credentials(served, known)
-    title = str(served.get("info", {}).get("title", "mockyard"))
-    defaults = [
-        [c.scheme, _kind(served, c.scheme), c.value, c.password] for c in known if c.default
-    ]
-    index = _INDEX.format(
-        title=title,
-        ui=UI_PATH,
-        spec=SPEC_PATH,
-        defaults=_script_value(defaults),
-        deep_objects=_script_value(list(_deep_objects(served))),
-    )
+
+    @functools.cache
+    def made() -> tuple[dict[str, Any], str]:
+        served = copy.deepcopy(dict(document))
+        _tag_by_api(served, titles or {})
+        _describe_credentials(served, known)
+        title = str(served.get("info", {}).get("title", "mockyard"))
+        defaults = [
+            [c.scheme, _kind(served, c.scheme), c.value, c.password] for c in known if c.default
+        ]
+        index = _INDEX.format(
+            title=title,
+            ui=UI_PATH,
+            spec=SPEC_PATH,
+            defaults=_script_value(defaults),
+            deep_objects=_script_value(list(_deep_objects(served))),
+        )
+        return served, index
 
     async def spec(_: Request) -> JSONResponse:
-        return JSONResponse(served)
+        return JSONResponse(made()[0])
 
     async def ui(_: Request) -> HTMLResponse:
-        return HTMLResponse(index)
+        return HTMLResponse(made()[1])
 
     async def to_ui(_: Request) -> RedirectResponse:
         return RedirectResponse(UI_PATH + "/")
 
     routes = (
-        [] if ROOT_PATH in served.get("paths", {}) else [Route(ROOT_PATH, to_ui, methods=["GET"])]
+        [] if ROOT_PATH in document.get("paths", {}) else [Route(ROOT_PATH, to_ui, methods=["GET"])]
     )
     return Starlette(
         routes=[

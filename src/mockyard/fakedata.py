@@ -36,13 +36,14 @@ from __future__ import annotations
 
 import base64
 import copy
+import functools
 import math
 import random
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from mockyard import regexgen
 from mockyard.convert import normalise_ref
@@ -58,6 +59,23 @@ OPTIONAL_RATE = 0.9
 _FEWER_ITEMS_FROM = 4  # nesting depth from which arrays have one item (not 1-3)
 _ALWAYS = frozenset({"id", "data", "items", "results"})  # what a list or an object is for
 _UNIX_TIME = (int(_EPOCH[0].timestamp()), int(_EPOCH[1].timestamp()))
+
+
+def lazy_faker(make: Callable[[], Faker]) -> Faker:
+    """The Faker `make()` returns, made on first use: building one takes 5 ms (the first in a
+    process a third of a second, to import Faker), and many values need none."""
+    return cast("Faker", _LazyFaker(make))
+
+
+class _LazyFaker:
+    def __init__(self, make: Callable[[], Faker]) -> None:
+        self._make = make
+        self._made: Faker | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._made is None:
+            self._made = self._make()
+        return getattr(self._made, name)
 
 
 class Generator:
@@ -286,7 +304,7 @@ class Generator:
             text = _FORMATS[fmt](self.faker, self.rng)
             if fits(text):
                 return text
-        by_name = _string_hint(name, hi, context)
+        by_name = _string_hint(name, context)
         if by_name is not None:
             text = str(by_name(self.faker))
             if fits(text):
@@ -543,11 +561,11 @@ def _numeric_hint(name: str) -> tuple[float, float, bool] | None:
     return None
 
 
-def _string_hint(
-    name: str, max_length: int | None, context: str = ""
-) -> Callable[[Faker], Any] | None:
+@functools.lru_cache(maxsize=8192)
+def _string_hint(name: str, context: str = "") -> Callable[[Faker], Any] | None:
     """A Faker provider the property name (then the object holding it) asks for; the last
-    matching word wins."""
+    matching word wins. Remembered: a spec's records ask it of the same names thousands of
+    times."""
     tokens = _tokens(name)
     joined = " ".join(tokens)
     for phrase, provider in _STRING_PHRASES:

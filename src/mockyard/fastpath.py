@@ -39,13 +39,14 @@ _BOOLEANS = {"true": True, "false": False}
 _JSON_TYPES: tuple[bytes, ...] = (b"application/json", b"application/json; charset=utf-8")
 _FORM_TYPES: tuple[bytes, ...] = (b"application/x-www-form-urlencoded",)
 _ABSENT = object()
+_UNREAD = "unread"  # the kind of an optional parameter the reader defers whenever it is sent
 
 
 @dataclass(frozen=True)
 class _Param:
     name: str  # as the spec names it (the query key, the header name)
     location: str  # path, query or header
-    kind: str  # string, integer, number or boolean
+    kind: str  # string, integer, number, boolean or _UNREAD
     required: bool
     validator: Any
     argument: str | None  # the handler argument it fills, None when not passed
@@ -150,6 +151,10 @@ def _arguments(
 ) -> dict[str, Any]:
     kwargs: dict[str, Any] = {}
     for param in plan.params:
+        if param.kind == _UNREAD:
+            if _present(param, query, headers):
+                raise Deferred
+            continue
         if param.location == "path":  # the route matched it: it converts as Connexion's does
             value = make_type(path[param.name], param.kind, None)
         else:
@@ -170,6 +175,13 @@ def _arguments(
         if param.argument:
             kwargs[param.argument] = value
     return kwargs
+
+
+def _present(param: _Param, query: dict[str, str], headers: dict[bytes, bytes]) -> bool:
+    if param.location == "header":
+        return param.header in headers
+    deep = param.name + "["
+    return any(key == param.name or key.startswith(deep) for key in query)
 
 
 async def _body(
@@ -216,12 +228,48 @@ async def _body(
 
 def _compile(op: Operation) -> _Plan | None:
     """The operation's reading plan, or None when it uses anything the reader does not read
-    plainly (Connexion then reads every request to it)."""
+    plainly (Connexion then reads every request to it). An optional query or header parameter
+    it cannot read (Stripe's `expand[]` on every operation) only defers the requests that
+    carry it."""
     try:
-        params = tuple(_param(op, p) for p in op.parameters)
+        params = tuple(_param_or_absent(op, p) for p in op.parameters)
         return _with_body(op, params)
     except (Deferred, CyclicSchema):  # a cycle in a schema is not plain either
         return None
+
+
+def _param_or_absent(op: Operation, param: Mapping[str, Any]) -> _Param:
+    try:
+        return _param(op, param)
+    except Deferred:
+        if not _absence_is_visible(op, param):
+            raise
+    name, location = str(param["name"]), str(param["in"])
+    return _Param(
+        name=name,
+        location=location,
+        kind=_UNREAD,
+        required=False,
+        validator=None,
+        argument=None,
+        header=name.lower().encode("latin-1") if location == "header" else b"",
+    )
+
+
+def _absence_is_visible(op: Operation, param: Mapping[str, Any]) -> bool:
+    """Whether a request without this parameter shows it plainly: it is optional, Connexion
+    would pass no default for it, and no key of another name can be part of it (a form-style
+    exploded object's keys are its properties' names)."""
+    if param.get("required") or param.get("in") not in ("query", "header"):
+        return False
+    schema = deref(op.document, param.get("schema")) or {}
+    if "default" in param or "default" in schema:
+        return False
+    if param["in"] == "header" or param.get("content"):
+        return True
+    exploded = param.get("explode", param.get("style", "form") == "form")
+    kind = schema.get("type")
+    return param.get("style") == "deepObject" or not (exploded and kind in (None, "object"))
 
 
 def _param(op: Operation, param: Mapping[str, Any]) -> _Param:

@@ -16,6 +16,7 @@ the examples.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import random
@@ -25,7 +26,7 @@ from typing import Any
 
 from mockyard import negotiation
 from mockyard.errors import UnsatisfiablePreference
-from mockyard.fakedata import Generator, resolve_ref
+from mockyard.fakedata import Generator, lazy_faker, resolve_ref
 from mockyard.fixtures import seeded_faker
 from mockyard.operations import Operation
 from mockyard.prefer import Preference, response_key
@@ -180,7 +181,7 @@ class Responder:
         digest = hashlib.sha256("|".join(map(str, (self.seed(), *salt))).encode()).digest()
         return Generator(
             self.document,
-            seeded_faker(self.seed(), *salt),
+            lazy_faker(functools.partial(seeded_faker, self.seed(), *salt)),
             random.Random(int.from_bytes(digest[:8], "big")),
             use_examples=use_examples,
         )

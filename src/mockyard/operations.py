@@ -230,7 +230,7 @@ class OperationIndex:
                 self.by_id[op_id] = op
             if ops:
                 pattern, groups = _compile_path(path, ops.values())
-                loose = re.compile(re.sub(r"\\\{[^}]*\\\}", "[^/]+", re.escape(path)))
+                loose = _regex(re.sub(r"\\\{[^}]*\\\}", "[^/]+", re.escape(path)))
                 self._routes.append(_Route(path, pattern, groups, ops, loose))
         self.apis = tuple(dict.fromkeys(op.api for op in self.by_id.values()))
         self._static: dict[str, list[_Route]] = {}
@@ -369,7 +369,12 @@ def _compile_path(path: str, ops: Any) -> tuple[re.Pattern[str], dict[str, str]]
             group = f"p{len(groups)}"
             groups[group] = part
             regex += f"(?P<{group}>{_CONVERTERS.get(kinds.get(part, ''), '[^/]+')})"
-    return re.compile(regex), groups
+    return _regex(regex), groups
+
+
+# A spec's route patterns, compiled once per process: the served index and the one resources
+# are inferred from both compile every path, more than `re`'s own cache of 512 holds.
+_regex = functools.lru_cache(maxsize=None)(re.compile)
 
 
 def _schemes(document: Mapping[str, Any]) -> dict[str, Scheme]:

@@ -19,8 +19,7 @@ always equals the record's key is its key field. A collection with neither is no
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from jsonschema import Draft202012Validator, validators
@@ -45,13 +44,25 @@ Seeded = Mapping[str, Mapping[str, Mapping[str, Any]]]
 """api -> collection -> key -> record, as the seed builds them."""
 
 
-@dataclass(frozen=True)
 class CollectionSchema:
-    """What a record of one collection must look like; `declared` False when inferred."""
+    """What a record of one collection must look like; `declared` False when inferred. An
+    inferred schema is worked out on first use: a big spec has a hundred collections, and a
+    start need not infer the schema of each before any write asks for one."""
 
-    validator: Any  # a RecordValidator
-    key_field: str | None = None
-    declared: bool = True
+    def __init__(
+        self, schema: dict[str, Any] | Callable[[], dict[str, Any]], *, declared: bool = True
+    ) -> None:
+        self._schema = schema
+        self.declared = declared
+
+    @functools.cached_property
+    def validator(self) -> Any:  # a RecordValidator
+        schema = self._schema if isinstance(self._schema, dict) else self._schema()
+        return RecordValidator(schema, format_checker=_FORMATS if self.declared else None)
+
+    @property
+    def key_field(self) -> str | None:
+        return self.schema.get(KEY_FIELD)
 
     def errors(self, key: str, record: Any) -> list[dict[str, str]]:
         found = [
@@ -85,14 +96,9 @@ def load(
         schemas = out.setdefault(api, {})
         for coll, records in ((seeded or {}).get(api) or {}).items():
             if coll not in declared and records:
-                schema = infer(records)
-                schemas[coll] = CollectionSchema(
-                    RecordValidator(schema), schema.get(KEY_FIELD), declared=False
-                )
+                schemas[coll] = CollectionSchema(functools.partial(infer, records), declared=False)
         for coll, schema in declared.items():
-            schemas[coll] = CollectionSchema(
-                RecordValidator(schema, format_checker=_FORMATS), schema.get(KEY_FIELD)
-            )
+            schemas[coll] = CollectionSchema(schema)
     return out
 
 

@@ -365,7 +365,9 @@ class ResourceHandler:
         missing = [name for name in self._required if name not in record]
         if missing:
             seed = f"{ctx.operation_id}|{record.get(self.resource.id_property)}"
-            generator = fakedata.Generator(self.document, ctx.faker, random.Random(seed))
+            generator = fakedata.Generator(
+                self.document, fakedata.lazy_faker(lambda: ctx.faker), random.Random(seed)
+            )
             schemas = {f.name: f.schema for f in self._fields}
             for name in missing:
                 record[name] = generator.value(schemas.get(name, {}), name)
@@ -448,7 +450,9 @@ class ResourceHandler:
             return body
         missing = [name for name in self._around if name not in body]
         if missing:
-            generator = fakedata.Generator(self.document, ctx.faker, random.Random(0))
+            generator = fakedata.Generator(
+                self.document, fakedata.lazy_faker(lambda: ctx.faker), random.Random(0)
+            )
             props = properties(self.document, self.mapped.response_schema)
             for name in missing:
                 body[name] = generator.value(props.get(name, {}), name)

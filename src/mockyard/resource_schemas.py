@@ -10,6 +10,7 @@ schema's own properties.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
@@ -156,7 +157,10 @@ def tokens(name: str) -> list[str]:
     return [t.lower() for t in re.split(r"[\s_\-.]+", spaced) if t]
 
 
+@functools.lru_cache(maxsize=8192)
 def norm(name: str) -> str:
+    """A property or path name as compared: case, separators and brackets ignored (asked
+    tens of thousands of times on a big spec, of a few thousand names)."""
     return re.sub(r"[\s_\-.\[\]]", "", name).lower()
 
 
