@@ -21,6 +21,7 @@ response for that status.
 from __future__ import annotations
 
 import copy
+import functools
 import inspect
 import random
 import re
@@ -215,13 +216,32 @@ class ResourceHandler:
         self.checker = checker
         self.view = view
         self._action = getattr(self, "_" + mapped.action)
-        self._fields = _fields(document, self.resource.record_schema)
-        asked = _fields(document, mapped.request_schema) if mapped.request_schema else ()
-        self._request_defaults = tuple((f.name, f.default) for f in asked if f.default is not None)
-        self._required = tuple(required_of(document, self.resource.record_schema))
-        self._write_only = frozenset(f.name for f in self._fields if f.write_only)
-        response = mapped.response_schema
-        self._around = tuple(required_of(document, response)) if response is not None else ()
+
+    # What the schemas say, read on the operation's first request: a big spec has hundreds of
+    # inferred operations, and a start need not read every one's schemas.
+
+    @functools.cached_property
+    def _fields(self) -> tuple[_Field, ...]:
+        return _fields(self.document, self.resource.record_schema)
+
+    @functools.cached_property
+    def _request_defaults(self) -> tuple[tuple[str, Any], ...]:
+        schema = self.mapped.request_schema
+        asked = _fields(self.document, schema) if schema else ()
+        return tuple((f.name, f.default) for f in asked if f.default is not None)
+
+    @functools.cached_property
+    def _required(self) -> tuple[str, ...]:
+        return tuple(required_of(self.document, self.resource.record_schema))
+
+    @functools.cached_property
+    def _write_only(self) -> frozenset[str]:
+        return frozenset(f.name for f in self._fields if f.write_only)
+
+    @functools.cached_property
+    def _around(self) -> tuple[str, ...]:
+        response = self.mapped.response_schema
+        return tuple(required_of(self.document, response)) if response is not None else ()
 
     def __call__(self, ctx: Context, **kwargs: Any) -> Any:
         if self.resource.scope:
