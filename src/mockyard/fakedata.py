@@ -53,7 +53,8 @@ if TYPE_CHECKING:
 
 _COMBINATORS = ("allOf", "anyOf", "oneOf", "not")
 _EPOCH = (datetime(2023, 1, 1, tzinfo=UTC), datetime(2025, 12, 31, tzinfo=UTC))
-_INT_FORMATS = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
+# The integer formats of OpenAPI's format registry, as their bounds: what a value must stay within.
+INTEGER_FORMATS = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
 _RETRIES = 8
 OPTIONAL_RATE = 0.9
 _FEWER_ITEMS_FROM = 4  # nesting depth from which arrays have one item (not 1-3)
@@ -265,7 +266,7 @@ class Generator:
 
     def _number(self, schema: Mapping[str, Any], name: str, *, integer: bool) -> int | float:
         lo, hi = _explicit_bounds(schema, integer)
-        fmt = _INT_FORMATS.get(schema.get("format", ""))
+        fmt = INTEGER_FORMATS.get(schema.get("format", ""))
         if fmt:
             lo, hi = max(lo, fmt[0]), min(hi, fmt[1])
         hint = _UNIX_HINT if schema.get("format") in _UNIX_FORMATS else _numeric_hint(name)

@@ -59,8 +59,7 @@ _UPDATED |= {"lastupdated", "updatetime", "lastmodifiedat"}
 _CHECKED_FORMATS = frozenset({"date", "date-time", "time", "email", "ipv4", "ipv6"})
 # OpenAPI's validator passes any JSON value for these, so they are dropped before compiling:
 _PASSING_FORMATS = frozenset({"float", "double", "password", "binary"})
-# these are bounds, compiled as `minimum`/`maximum`:
-_BOUNDED_FORMATS = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
+# `fakedata.INTEGER_FORMATS` are bounds, compiled as `minimum`/`maximum`;
 # and these it does not check (or less strictly): a schema naming one is left to OpenAPI's.
 _UNCHECKED_FORMATS = frozenset({"byte", "idn-email", "idn-hostname", "regex", "uuid"})
 # Any other format neither checks, and jsonschema-rs may check more strictly: a no is asked again.
@@ -154,8 +153,8 @@ def _for_fast_validator(schema: Any) -> bool:
             return False
         if fmt in _PASSING_FORMATS:
             del schema["format"]
-        elif fmt in _BOUNDED_FORMATS:
-            low, high = _BOUNDED_FORMATS[fmt]
+        elif fmt in fakedata.INTEGER_FORMATS:
+            low, high = fakedata.INTEGER_FORMATS[fmt]
             if not all(_is_number(schema.get(k, 0)) for k in ("minimum", "maximum")):
                 return False
             del schema["format"]

@@ -42,6 +42,7 @@ from starlette.types import Scope
 from mockyard import styles
 from mockyard.asgi_scope import query_pairs
 from mockyard.errors import InvalidInput
+from mockyard.fakedata import INTEGER_FORMATS
 
 PLAIN_NUMBER = {
     "integer": re.compile(r"[+-]?[0-9]+"),
@@ -167,11 +168,10 @@ def _is_float(instance: object) -> bool:
     return not isinstance(instance, int | float) or abs(instance) <= FLOAT_MAX
 
 
-_INTEGER_BOUNDS = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
 _FORMAT_REASONS = {
     **{
         fmt: f"must be between {low} and {high} ({fmt})"
-        for fmt, (low, high) in _INTEGER_BOUNDS.items()
+        for fmt, (low, high) in INTEGER_FORMATS.items()
     },
     "float": f"must be within ±{FLOAT_MAX:.7g} (float)",
 }
@@ -179,7 +179,7 @@ _FORMAT_REASONS = {
 # openapi-schema-validator, whose import would cost every start (tests/test_cache.py).
 FORMATS = FormatChecker()
 FORMATS.checkers = dict(Draft4Validator.FORMAT_CHECKER.checkers)
-for _fmt, (_low, _high) in _INTEGER_BOUNDS.items():
+for _fmt, (_low, _high) in INTEGER_FORMATS.items():
     FORMATS.checks(_fmt)(
         lambda value, low=_low, high=_high: not isinstance(value, int) or low <= value <= high
     )
