@@ -10,6 +10,9 @@ CONTRACT_PORT     ?=
 CONTRACT_EXAMPLES ?= 100
 CONTRACT_ARGS     ?=
 CONTRACT_REPORTS  ?= reports
+# The tests run on every core, a module's tests on one worker (pytest-xdist); PARALLEL= runs
+# them in one process.
+PARALLEL ?= -n auto --dist loadfile
 
 .PHONY: run test test-fast lint contract bench wrk prism bytecode clean
 
@@ -38,13 +41,13 @@ lint: $(STAMP)
 # printed, and held at 90% or more.
 test: $(STAMP) lint
 	@rm -rf .coverage && mkdir -p .coverage
-	$(BIN)/coverage run -m pytest
+	$(BIN)/coverage run -m pytest $(PARALLEL)
 	@$(BIN)/coverage combine --quiet
 	$(BIN)/coverage report
 
 # The fast tier, for the edit-test loop: no load, crash or outage tests (about a minute).
 test-fast: $(STAMP)
-	$(BIN)/pytest -m "not slow and not reliability" -q
+	$(BIN)/pytest -m "not slow and not reliability" -q $(PARALLEL)
 
 # The load generator is Debian's wrk. Installing it needs root and apt-get; otherwise say how.
 wrk:

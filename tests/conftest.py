@@ -7,6 +7,7 @@ server (`postgres`); `backend` parametrises a test over both, and on PostgreSQL 
 
 from __future__ import annotations
 
+import fcntl
 import itertools
 import json
 import os
@@ -442,13 +443,20 @@ def debian_program(package: str, path: str, role: str) -> str:
 
 
 def _apt_install(package: str, path: str) -> str | None:
-    """Why `path` cannot be had, or None once it is there."""
+    """Why `path` cannot be had, or None once it is there. One install at a time: the test
+    workers (pytest-xdist) would otherwise race for dpkg's lock."""
     if os.path.exists(path):
         return None
     if not hasattr(os, "geteuid") or os.geteuid() != 0:
         return f"{path} is missing and installing {package} needs root"
     if shutil.which("apt-get") is None:
         return f"{path} is missing and there is no apt-get to install {package}"
+    with open(Path(tempfile.gettempdir()) / "mockyard-tests-apt.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        return None if os.path.exists(path) else _apt_get(package, path)
+
+
+def _apt_get(package: str, path: str) -> str | None:
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     for cmd, timeout in (
         (["apt-get", "update", "-qq"], 300),
