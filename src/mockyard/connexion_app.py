@@ -206,13 +206,32 @@ class StyledURIParser(OpenAPIURIParser):
         return resolved
 
     def resolve_query(self, query_data: dict[str, Any]) -> dict[str, Any]:
-        resolved: dict[str, Any] = super().resolve_query(query_data)
+        resolved: dict[str, Any] = super().resolve_query(self._bracketed_arrays(query_data))
         last = {k: v[-1] for k, v in query_data.items() if isinstance(v, list) and v}
         for name, param in self._styled(self.param_defns, "query").items():
             value = styles.decode_query(param, last)
             if value is not None:
                 resolved[name] = value
         return resolved
+
+    def _bracketed_arrays(self, query_data: dict[str, Any]) -> dict[str, Any]:
+        """`a[0]=x&a[1]=y` (or `a[]=x&a[]=y`) for an array in deepObject style, which OpenAPI
+        defines for objects only and Stripe uses for arrays, read as `a` repeated: Connexion
+        would make an object of it, and fail joining it as an array."""
+        out: dict[str, Any] = {}
+        for key, values in query_data.items():
+            root, bracket, _ = key.partition("[")
+            defn = self.param_defns.get(root) or {}
+            if (
+                bracket
+                and key.endswith("]")
+                and defn.get("style") == "deepObject"
+                and (self.param_schemas.get(root) or {}).get("type") == "array"
+            ):
+                out.setdefault(root, []).extend(values if isinstance(values, list) else [values])
+            else:
+                out[key] = values
+        return out
 
     def _styled(self, names: Mapping[str, Any], location: str) -> dict[str, Any]:
         defns = self.param_defns
