@@ -16,6 +16,7 @@ from conftest import LiveSandbox, in_process, snapshot
 PAY = "/api/v1/billing/invoice/pay"
 VALIDATE = "/api/v1/billing/invoice/validate"
 JOURNAL = "/__mockyard/requests"
+CLOSE = {"Connection": "close"}  # a fresh connection: either worker may take it
 RICH = {"Authorization": "Bearer sandbox-token-rich"}
 
 
@@ -167,20 +168,28 @@ def test_large_bodies_are_kept_truncated(tmp_path: Path) -> None:
 
 
 def test_every_worker_sees_one_journal(faulty_sandbox: LiveSandbox) -> None:
-    httpx.delete(f"{faulty_sandbox.url}{JOURNAL}").raise_for_status()
-    for n in range(20):  # fresh connections, so both workers serve some
-        httpx.get(f"{faulty_sandbox.url}/nowhere", params={"n": n}, headers={"Connection": "close"})
+    url = faulty_sandbox.url
+    httpx.delete(f"{url}{JOURNAL}").raise_for_status()
+
+    def listing() -> list[dict]:
+        answer = httpx.get(f"{url}{JOURNAL}", params={"limit": 200}, headers=CLOSE)
+        return answer.json()["requests"]
+
+    # Fresh connections, until both workers have served some (a worker still starting on a
+    # busy machine serves none at first); at most 200 requests.
+    sent, deadline = 0, time.monotonic() + 30
+    while sent < 200 and time.monotonic() < deadline:
+        for _ in range(10):
+            httpx.get(f"{url}/nowhere", params={"n": sent}, headers=CLOSE)
+            sent += 1
+        if len({e["worker"] for e in listing()}) == 2:
+            break
     deadline = time.monotonic() + 10
     while True:
-        listings = [
-            httpx.get(f"{faulty_sandbox.url}{JOURNAL}", headers={"Connection": "close"}).json()[
-                "requests"
-            ]
-            for _ in range(6)
-        ]
-        if all(len(entries) == 20 for entries in listings) or time.monotonic() > deadline:
+        listings = [listing() for _ in range(6)]
+        if all(len(entries) == sent for entries in listings) or time.monotonic() > deadline:
             break
         time.sleep(0.1)  # another worker's entries land a moment after its response
     for entries in listings:
-        assert [e["query"]["n"] for e in entries] == [str(n) for n in reversed(range(20))]
+        assert [e["query"]["n"] for e in entries] == [str(n) for n in reversed(range(sent))]
     assert len({e["worker"] for e in listings[0]}) == 2
