@@ -247,6 +247,9 @@ async def fault(request: ControlRequest) -> ApiError | None:
     return None
 
 
+_BUILT_IN = (delay, fault)  # `Controls` skips them for a request they cannot act on
+
+
 def prefer_delay(values: Iterable[str]) -> float | None:
     """The `delay` preference of `Prefer` headers, capped at 60 s; None when absent or malformed.
 
@@ -295,6 +298,9 @@ class Controls:
         op = match_of(scope).operation
         api, op_id = (op.api, op.operation_id) if op is not None else (None, None)
         info = scope.setdefault(INFO_KEY, {})
+        if self._idle(op_id, scope):
+            await self.app(scope, receive, send)
+            return
         request = ControlRequest(scope, self.runtime, self.settings, api, op_id, self.rng, info)
         for action in list(ACTIONS.values()):
             reply = await action(request)
@@ -302,6 +308,17 @@ class Controls:
                 await asgi_response(reply)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+    def _idle(self, operation_id: str | None, scope: Scope) -> bool:
+        """True when no action could act on this request: only the built-in ones are
+        registered, no latency is set (globally or for the operation), the operation has no
+        faults and the request no `Prefer` header (which may ask for a delay)."""
+        return (
+            tuple(ACTIONS.values()) == _BUILT_IN
+            and self.settings.latency is None
+            and (operation_id or "") not in self.settings.operations
+            and all(name != b"prefer" for name, _ in scope.get("headers", []))
+        )
 
 
 class ConnectionDropper:

@@ -11,6 +11,7 @@ that has no body at all, which no media type describes.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 from werkzeug.datastructures import MIMEAccept
@@ -31,7 +32,26 @@ def is_xml(media_type: str) -> bool:
 
 def choose(offered: Iterable[str], accept: str | None) -> str | None:
     """The media type of `offered` that answers `accept`; None when `offered` is empty.
-    Raises `NotAcceptable` when the client accepts none of them."""
+    Raises `NotAcceptable` when the client accepts none of them.
+
+    Every request of an operation asks this of the same `offered` (a tuple), mostly with the
+    same few `Accept` values (none at all, `*/*`, `application/json`): those answers are
+    remembered rather than parsed again per request (short headers only: a client sending
+    long ones cannot make the memory grow)."""
+    if isinstance(offered, tuple) and (accept is None or len(accept) <= _REMEMBERED_LENGTH):
+        return _choose_remembered(offered, accept)
+    return _choose(tuple(offered), accept)
+
+
+_REMEMBERED_LENGTH = 200
+
+
+@functools.lru_cache(maxsize=512)
+def _choose_remembered(offered: tuple[str, ...], accept: str | None) -> str | None:
+    return _choose(offered, accept)  # a NotAcceptable raised is not remembered: it is rare
+
+
+def _choose(offered: tuple[str, ...], accept: str | None) -> str | None:
     ordered = sorted(offered, key=lambda t: not is_json(t))  # stable: JSON first, then as listed
     if not ordered:
         return None
