@@ -102,16 +102,16 @@ class Checker:
     formats it checks at least as strictly; only a no is asked again of the OpenAPI 3.0
     validator, which has the last word, so the check is never stricter than the spec.
     Compiling costs more than a few checks (on a big spec, a second and a fifth of the memory
-    of a start): `fast=False` for a caller checking each schema only a few times."""
+    of a start): `compiles=False` for a caller checking each schema only a few times."""
 
-    def __init__(self, document: Mapping[str, Any], *, fast: bool = True) -> None:
+    def __init__(self, document: Mapping[str, Any], *, compiles: bool = True) -> None:
         self.document = document
-        self.fast = fast
+        self.compiles = compiles
         self._validator: Any = None
         self._fast: dict[int, tuple[Any, Any]] = {}
 
     def errors(self, record: Any, schema: Any) -> list[str]:
-        fast = self._compiled(schema) if self.fast else None
+        fast = self._compiled(schema) if self.compiles else None
         if fast is not None and fast.is_valid(record):
             return []
         if self._validator is None:  # imported on first use, as in `fakedata`

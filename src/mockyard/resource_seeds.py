@@ -12,13 +12,16 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mockyard import cache, fakedata, regexgen, resource_handlers, resource_values
 from mockyard.fixtures import reseeded, seeded_faker
 from mockyard.resource_handlers import Checker
 from mockyard.resource_values import new_id
 from mockyard.resources import Inference, Resource
+
+if TYPE_CHECKING:
+    from faker import Faker
 
 Records = dict[str, dict[str, dict[str, Any]]]
 _ATTEMPTS = 4
@@ -92,7 +95,7 @@ def _build(
     existing: Mapping[str, Mapping[str, Mapping[str, Any]]],
 ) -> Records:
     out: Records = {}
-    checker = Checker(document, fast=False)  # five records a schema: not worth it
+    checker = Checker(document, compiles=False)  # five records a schema: not worth it
     fake = seeded_faker(seed)
     fixture_parents = _parents(wanted, existing)
     by_collection = {(r.api, r.collection): r for r in wanted}
@@ -120,7 +123,7 @@ def _record(
     resource: Resource,
     document: Mapping[str, Any],
     checker: Checker,
-    fake: Any,
+    fake: Faker,
     seed: int,
     n: int,
 ) -> dict[str, Any]:
