@@ -7,15 +7,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-MOCKYARD, CONNEXION, STARLETTE, TWO_WORKERS, PG_TWO, PRISM = (
+MOCKYARD, CONNEXION, STARLETTE, TWO_WORKERS, PG_TWO, PRISM, BEFORE = (
     "mockyard",
     "connexion-mock",
     "starlette",
     "mockyard-2w",
     "mockyard-pg-2i",
     "prism",
+    "mockyard-before",
 )
-APPS = (STARLETTE, CONNEXION, PRISM, MOCKYARD, TWO_WORKERS, PG_TWO)
+APPS = (STARLETTE, CONNEXION, PRISM, BEFORE, MOCKYARD, TWO_WORKERS, PG_TWO)
 LABELS = {
     STARLETTE: "starlette (ceiling)",
     CONNEXION: "connexion mock",
@@ -23,6 +24,7 @@ LABELS = {
     MOCKYARD: "mockyard",
     TWO_WORKERS: "mockyard, 2 workers",
     PG_TWO: "mockyard, 2 on PG",
+    BEFORE: "mockyard before",
 }
 OPERATIONS = ("validate", "pay")
 RESOURCE_OPERATIONS = ("resource create", "resource read")  # mockyard only: no baseline has them
@@ -81,11 +83,18 @@ def targets(results: Mapping[str, Any]) -> list[Target]:
             Target(f"{op} p99", p99, 15.0, "ms", False),
             Target(f"{op} vs prism static", ratio(results, op, MOCKYARD, PRISM), 1.2, "×", True),
         ]
-    out.append(
-        Target(
-            "cold start", results["cold_start"].get(MOCKYARD, {}).get("median_s"), 0.7, "s", False
+        if BEFORE in results["scenarios"].get(op, {}):  # issue 14: at least as fast as before
+            out.append(
+                Target(
+                    f"{op} vs earlier commit", ratio(results, op, MOCKYARD, BEFORE), 1.0, "×", True
+                )
+            )
+    cold = {app: c["median_s"] for app, c in results["cold_start"].items()}
+    out.append(Target("cold start", cold.get(MOCKYARD), 0.7, "s", False))
+    if cold.get(BEFORE):
+        out.append(
+            Target("cold start ÷ earlier commit", cold[MOCKYARD] / cold[BEFORE], 1.0, "×", False)
         )
-    )
     for op in OPERATIONS:
         out.append(
             Target(
@@ -170,6 +179,13 @@ def _big_lines(big: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def _label(results: Mapping[str, Any], app: str) -> str:
+    """An app's name in the table; the earlier commit is named by its hash."""
+    if app == BEFORE and "before" in results:
+        return f"mockyard {results['before']['commit']}"
+    return LABELS[app]
+
+
 def _num(value: float | None, digits: int = 1, suffix: str = "") -> str:
     return "—" if value is None else f"{value:,.{digits}f}{suffix}"
 
@@ -203,10 +219,15 @@ def table(results: Mapping[str, Any]) -> str:
                 extra = f"   {_num(ratio(results, op, app, MOCKYARD), 2)}× one worker"
             if app == PG_TWO:
                 extra = f"   {_num(ratio(results, op, app, MOCKYARD), 2)}× one on SQLite"
-            if app == MOCKYARD and PRISM in results["scenarios"].get(op, {}):
-                extra = f"   {_num(ratio(results, op, app, PRISM), 2)}× prism"
+            if app == MOCKYARD:
+                extra = "".join(
+                    f"   {_num(ratio(results, op, app, other), 2)}× {name}"
+                    for other, name in ((PRISM, "prism"), (BEFORE, "earlier commit"))
+                    if other in results["scenarios"].get(op, {})
+                )
+            name = f"{op}  {_label(results, app)}"
             lines.append(
-                f"{op + '  ' + LABELS[app]:<30}{_num(r['rps']):>10}{_num(r['p50_ms'], 2):>9}"
+                f"{name:<30}{_num(r['rps']):>10}{_num(r['p50_ms'], 2):>9}"
                 f"{_num(r['p99_ms'], 2):>9}{_num(cx, 2, '×'):>12}{_num(st, 2, '×'):>12}"
                 f"{r['non_2xx'] + r['socket_errors']:>9}{extra}"
             )
@@ -215,9 +236,9 @@ def table(results: Mapping[str, Any]) -> str:
         "",
         "cold start, process start → first 200 of a validate, median of "
         f"{s['cold_runs']}: "
-        + ", ".join(f"{LABELS[a]} {_num(c['median_s'], 2)} s" for a, c in cold.items()),
+        + ", ".join(f"{_label(results, a)} {_num(c['median_s'], 2)} s" for a, c in cold.items()),
         "peak RSS per worker (VmHWM): "
-        + ", ".join(f"{LABELS[a]} {_num(v)} MB" for a, v in results["rss_mb"].items()),
+        + ", ".join(f"{_label(results, a)} {_num(v)} MB" for a, v in results["rss_mb"].items()),
         f"contract run: {results['contract']['summary']}",
         *_profile_lines(results.get("pay_profile") or {}),
         *_big_lines(results.get("big_specs") or {}),

@@ -44,6 +44,7 @@ class App:
     name: str
     args: tuple[str, ...]
     program: str = ""  # what runs `args`: this Python by default (Prism: its node script)
+    env: tuple[tuple[str, str], ...] = ()  # added to the environment it starts in
 
     def command(self, port: int, *extra: str) -> list[str]:
         program = self.program or sys.executable
@@ -146,7 +147,7 @@ def start(
     port = port or free_port()
     command = [*pin(cpu_list), *app.command(port, *extra)]
     log = log_dir / f"{app.name}-{port}.log"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **dict(app.env), **(env or {})}
     with log.open("wb") as out:
         started = time.perf_counter()
         process = subprocess.Popen(

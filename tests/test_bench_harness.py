@@ -22,7 +22,7 @@ if str(ROOT) not in sys.path:  # `bench` lives beside src/, not in the installed
 # Connexion imports starlette's test client, which warns about httpx (as in mockyard/cli.py).
 warnings.filterwarnings("ignore", message=".*httpx2.*")
 
-from bench import bigspec, loadgen, prism, report, run, servers, workload  # noqa: E402
+from bench import before, bigspec, loadgen, prism, report, run, servers, workload  # noqa: E402
 from bench.baselines import connexion_mock, starlette_app  # noqa: E402
 from mockyard.app import ServeConfig, build  # noqa: E402
 
@@ -59,6 +59,34 @@ def _call(app: Any, method: str, path: str, token: str, body: str = "") -> httpx
             return await client.request(method, path, headers=headers, content=body or None)
 
     return asyncio.run(go())
+
+
+def test_an_earlier_commit_is_served_by_its_own_engine(records: dict, tmp_path: Path) -> None:
+    """`--before`: the commit the pipeline was redesigned from, exported and served by its own
+    engine on a state its own store wrote, pays doing real work."""
+    earlier = before.export(before.DEFAULT_REF, tmp_path)
+    assert earlier.commit.startswith(before.DEFAULT_REF)
+    assert not (earlier.tree / "src" / "mockyard" / "admin_spec.py").exists()  # came later
+    scaled, payable = workload.scale_for_pay(records, copies=1)
+    state = tmp_path / "pay.sqlite3"
+    earlier.write_state(state, {workload.API: scaled}, seed=run._workspace_seed())
+    paid_before = workload.paid_count(state)
+    validate = workload.validate_requests(records)[0]
+    probe = servers.Probe("GET", validate.path, {"Authorization": f"Bearer {validate.token}"})
+    with servers.running(earlier.app("--state", str(state)), tmp_path, probe) as server:
+        pay = workload.pay_requests(payable)[0]
+        headers = {"Authorization": f"Bearer {pay.token}", "Content-Type": "application/json"}
+        paid = httpx.post(server.url + pay.path, content=pay.body, headers=headers)
+        # the admin API's own document came after the earlier commit: its engine has none
+        spec = httpx.get(server.url + "/__mockyard/openapi.json")
+    assert paid.status_code == 200, paid.text
+    assert workload.paid_count(state) == paid_before + 1
+    assert spec.status_code == 404
+
+
+def test_an_unknown_earlier_commit_is_said_not_hidden(tmp_path: Path) -> None:
+    with pytest.raises(before.BeforeUnavailable, match="not a commit"):
+        before.export("no-such-ref", tmp_path)
 
 
 def _spent(payable: list[tuple[str, dict[str, Any]]]) -> dict[tuple[str, str], Decimal]:
@@ -166,13 +194,14 @@ def test_baseline_apps_answer_the_bench_requests_with_200(records: dict) -> None
         assert _call(app, pay.method, pay.path, pay.token, pay.body).status_code == 200
 
 
-def _results(**rps: float) -> dict[str, Any]:
-    def run(value: float) -> dict[str, Any]:
-        measured = {"rps": value, "p50_ms": 2.0, "p99_ms": 9.0, "non_2xx": 0, "socket_errors": 0}
-        return {"measured": measured, "peak_rss_kib": {"1": 100_000}}
+def _run(value: float) -> dict[str, Any]:
+    measured = {"rps": value, "p50_ms": 2.0, "p99_ms": 9.0, "non_2xx": 0, "socket_errors": 0}
+    return {"measured": measured, "peak_rss_kib": {"1": 100_000}}
 
+
+def _results(**rps: float) -> dict[str, Any]:
     apps = {"starlette": "st", "connexion-mock": "cx", "mockyard": "my", "mockyard-2w": "my2"}
-    scenario = {app: run(rps[short]) for app, short in apps.items()}
+    scenario = {app: _run(rps[short]) for app, short in apps.items()}
     return {
         "machine": {"date": "today", "cpu": "CPU", "cpus": 2, "loadavg_start": "0.1"},
         "settings": {
@@ -185,7 +214,7 @@ def _results(**rps: float) -> dict[str, Any]:
         "scenarios": {
             "validate": scenario,
             "pay": scenario,
-            "resource create": {"mockyard": run(rps["my"])},
+            "resource create": {"mockyard": _run(rps["my"])},
         },
         "cold_start": {"mockyard": {"median_s": 0.9}},
         "rss_mb": {"mockyard": 102.4},
@@ -207,6 +236,22 @@ def test_targets_compare_ratios_from_the_same_run() -> None:
     slower = {t.name: t.met for t in report.targets(_results(st=8000, cx=900, my=2000, my2=3000))}
     assert slower["validate vs connexion mock"] is False
     assert slower["validate: 2 workers vs 1"] is False
+    assert "validate vs earlier commit" not in met  # not measured: no target
+
+
+def test_the_earlier_commit_is_a_target_and_a_row_when_measured() -> None:
+    results = _results(st=8000, cx=900, my=2100, my2=3700)
+    for op, rps in (("validate", 2000.0), ("pay", 2300.0)):
+        results["scenarios"][op] = {**results["scenarios"][op], report.BEFORE: _run(rps)}
+    results["cold_start"][report.BEFORE] = {"median_s": 1.2}
+    results["before"] = {"ref": "da1e240", "commit": "da1e240"}
+    met = {t.name: t.met for t in report.targets(results)}
+    assert met["validate vs earlier commit"] is True  # 2,100 against 2,000
+    assert met["pay vs earlier commit"] is False  # 2,100 against 2,300
+    assert met["cold start ÷ earlier commit"] is True  # 0.9 s against 1.2 s
+    text = report.table(results)
+    assert "validate  mockyard da1e240" in text
+    assert "1.05\N{MULTIPLICATION SIGN} earlier commit" in text
 
 
 def test_table_shows_ratios_marks_and_a_missing_contract_command() -> None:
