@@ -43,6 +43,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mockyard import origins, prefer
+from mockyard.asgi_scope import header
 from mockyard.errors import (
     ApiError,
     DropConnection,
@@ -317,7 +318,7 @@ class Controls:
             tuple(ACTIONS.values()) == _BUILT_IN
             and self.settings.latency is None
             and (operation_id or "") not in self.settings.operations
-            and all(name != b"prefer" for name, _ in scope.get("headers", []))
+            and header(scope, b"prefer") is None
         )
 
 

@@ -3,6 +3,8 @@ body, that a body says what it is, and that a chunked body reaches the validator
 
 from __future__ import annotations
 
+from itertools import chain
+
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -15,10 +17,13 @@ DEFAULT_MAX_HEADERS = 32 * 1024
 
 class Guards:
     """Pipeline step: refuses headers over `max_headers` bytes in all, bodies over `max_body`
-    bytes (by Content-Length or as they stream in) and bodies that carry no Content-Type.
+    bytes (by Content-Length, or as a chunked one streams in) and bodies that carry no
+    Content-Type.
 
     A chunked body (no Content-Length) is read here, within `max_body`, and passed on with its
     length: Connexion's validators take a request without Content-Length for one without a body.
+    A body with a Content-Length within the limit needs no counting: HTTP/1.1's framing ends it
+    there (the server reads what follows as the next request, or refuses it).
     The request's caller is named before any refusal, so a 401 still comes first.
     """
 
@@ -37,7 +42,7 @@ class Guards:
             await self.app(scope, receive, send)
             return
         raw_headers = scope.get("headers", [])
-        if sum(len(name) + len(value) + 4 for name, value in raw_headers) > self.max_headers:
+        if _size(raw_headers) > self.max_headers:
             raise _refusal(scope, HeadersTooLarge(f"headers over {self.max_headers} bytes in all"))
         headers = dict(raw_headers)
         length = headers.get(b"content-length")
@@ -54,23 +59,10 @@ class Guards:
             body = await self._read_all(scope, receive)
             scope = {**scope, "headers": _with_length(scope["headers"], len(body))}
             receive = replay([{"type": "http.request", "body": body, "more_body": False}], receive)
-        await self.app(scope, self._limited(scope, receive) if has_body else receive, send)
+        await self.app(scope, receive, send)
 
     def _too_large(self) -> BodyTooLarge:
         return BodyTooLarge(f"request body over {self.max_body} bytes")
-
-    def _limited(self, scope: Scope, receive: Receive) -> Receive:
-        seen = 0
-
-        async def limited_receive() -> Message:
-            nonlocal seen
-            message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.max_body:
-                raise _refusal(scope, self._too_large())
-            return message
-
-        return limited_receive
 
     async def _read_all(self, scope: Scope, receive: Receive) -> bytes:
         chunks: list[bytes] = []
@@ -86,6 +78,11 @@ class Guards:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return b"".join(chunks)
+
+
+def _size(raw_headers: list[tuple[bytes, bytes]]) -> int:
+    """The headers' size as sent: `name: value` and CRLF each."""
+    return sum(map(len, chain.from_iterable(raw_headers))) + 4 * len(raw_headers)
 
 
 def _refusal(scope: Scope, refusal: RequestRefused) -> RequestRefused:

@@ -278,7 +278,8 @@ class RecorderMiddleware:
         """The entry as `COLUMNS` hold it; what can wait until it is read, waits."""
         scope, info, redact = exchange.scope, exchange.info, self.redactor
         op = match_of(scope).operation
-        headers = scope.get("headers", [])
+        headers = redact.header_lines(scope.get("headers", []))
+        response_headers = redact.header_lines(exchange.response_headers)
         query = (
             json.dumps(redact.query_string(query_pairs(scope)))
             if scope.get("query_string")
@@ -291,17 +292,17 @@ class RecorderMiddleware:
             exchange.status,
             op.api if op is not None else None,
             op.operation_id if op is not None else None,
-            round(ms, 1),
+            ms,  # rounded when read
             info.get("delay_ms"),
             info.get("fault"),
             self.pid,
             query,
-            redact.header_lines(headers),
+            headers,
             _body(exchange.request_body, exchange.request_size),
-            _is_json(headers),
-            redact.header_lines(exchange.response_headers),
+            _JSON_TYPE.search(headers) is not None,
+            response_headers,
             _body(exchange.response_body, exchange.response_size),
-            _is_json(exchange.response_headers),
+            _JSON_TYPE.search(response_headers) is not None,
             json.dumps(info["violations"]) if info.get("violations") else None,
         )
 
@@ -344,9 +345,8 @@ def _body(kept: bytearray, size: int) -> str | None:
     return text
 
 
-def _is_json(headers: Iterable[tuple[bytes, bytes]]) -> bool:
-    content_type = next((v for k, v in headers if k.lower() == b"content-type"), b"")
-    return b"json" in content_type
+# A JSON body, told from its `header_lines` (names in lower case, one header a line).
+_JSON_TYPE = re.compile(r"^content-type:[^\n]*json", re.MULTILINE)
 
 
 def _readable(row: tuple[Any, ...]) -> dict[str, Any]:
@@ -365,7 +365,7 @@ def _readable(row: tuple[Any, ...]) -> dict[str, Any]:
         "api": stored["api"],
         "operation": stored["operation"],
         "status": stored["status"],
-        "latency_ms": stored["latency_ms"],
+        "latency_ms": round(stored["latency_ms"], 1),
         "delay_ms": stored["delay_ms"],
         "fault": stored["fault"],
         "worker": stored["worker"],

@@ -203,13 +203,34 @@ class Answers:
         return rendered
 
 
+_SENT_KEY = "mockyard.sent"
+
+
+class _Sent:
+    """The server's `send`, noting whether the response has started: once it has, an error can
+    only end the exchange, not be answered."""
+
+    __slots__ = ("send", "started")
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+        self.started = False
+
+    async def __call__(self, message: Message) -> None:
+        self.started = self.started or message["type"] == "http.response.start"
+        await self.send(message)
+
+
 class ErrorBoundary:
     """Pipeline step: whatever a request ends with (a refusal, an `ApiError`, a validation
     problem, a bug) answered in its API's own format, never the server's plain-text 500.
 
-    The pipeline has two: one inside CORS and the journal, so both see the answer, and one
-    outermost, for what the layers outside the first raise. A drop a control asked for still
-    closes the connection; an error after the response started can only end it."""
+    The pipeline has three (see `mockyard.app`): one outermost, for what the layers outside the
+    others raise; one inside CORS and the journal, so both see the answer; one inside
+    Idempotency, which keeps the answer. A drop a control asked for still closes the
+    connection; an error after the response started can only end it. Only the outermost
+    watches `send` for the start (one wrapper a request, not one a boundary); the inner ones
+    read its note on the scope."""
 
     def __init__(self, app: ASGIApp, answers: Answers) -> None:
         self.app = app
@@ -219,19 +240,16 @@ class ErrorBoundary:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
-
-        async def sending(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
+        sent = scope.get(_SENT_KEY)
+        if sent is None:  # the outermost boundary watches what leaves; the inner ones ask it
+            sent = scope[_SENT_KEY] = _Sent(send)
+            send = sent
         try:
-            await self.app(scope, receive, sending)
+            await self.app(scope, receive, send)
         except DropConnection:
             raise
         except Exception as exc:
-            if started:
+            if sent.started:
                 logger.error("error after the response started", exc_info=exc)
                 raise
             await asgi_response(self.answers.for_error(scope, exc))(scope, receive, send)
