@@ -94,15 +94,20 @@ def export(ref: str, scratch: Path) -> Before:
         commit = _git("rev-parse", "--verify", "--short", f"{ref}^{{commit}}").strip()
     except subprocess.CalledProcessError as exc:
         raise BeforeUnavailable(f"{ref!r} is not a commit of this clone: {exc.stderr}") from exc
+    except OSError as exc:  # no git at all
+        raise BeforeUnavailable(f"git cannot be run: {exc}") from exc
     tree = scratch / f"before-{commit}"
-    with tempfile.TemporaryFile() as archive:
-        subprocess.run(["git", "archive", commit], cwd=ROOT, stdout=archive, check=True)
-        archive.seek(0)
-        with tarfile.open(fileobj=archive) as tar:
-            tar.extractall(tree, filter="data")
-    subprocess.run(
-        [sys.executable, "-m", "compileall", "-q", "src", "handlers"], cwd=tree, check=True
-    )
+    try:
+        with tempfile.TemporaryFile() as archive:
+            subprocess.run(["git", "archive", commit], cwd=ROOT, stdout=archive, check=True)
+            archive.seek(0)
+            with tarfile.open(fileobj=archive) as tar:
+                tar.extractall(tree, filter="data")
+        subprocess.run(
+            [sys.executable, "-m", "compileall", "-q", "src", "handlers"], cwd=tree, check=True
+        )
+    except (OSError, subprocess.CalledProcessError, tarfile.TarError) as exc:
+        raise BeforeUnavailable(f"{commit} could not be exported: {exc}") from exc
     return Before(ref, commit, tree)
 
 
