@@ -19,10 +19,11 @@ import sys
 import tarfile
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from bench import servers
 from bench.servers import ROOT, App
 
 DEFAULT_REF = "da1e240"  # the base of f01a011, "One request pipeline on one operation index"
@@ -60,20 +61,7 @@ class Before:
 
     def app(self, *extra: str) -> App:
         """`mockyard serve` of the earlier commit's workspace, by its own engine."""
-        return App(
-            "mockyard-before",
-            (
-                "-m",
-                "mockyard.cli",
-                "serve",
-                "--workspace",
-                str(self.tree),
-                "--port",
-                "{port}",
-                *extra,
-            ),
-            env=self.env,
-        )
+        return replace(servers.mockyard(self.tree, *extra), name="mockyard-before", env=self.env)
 
     def write_state(self, path: Path, records: Mapping[str, Any], seed: int) -> None:
         """A state file holding exactly `records` ({api: {collection: {key: document}}})."""
