@@ -267,3 +267,61 @@ def test_a_private_network_preflight_is_refused_otherwise(
     assert response.status_code == 403
     assert "access-control-allow-private-network" not in response.headers
     assert "access-control-allow-origin" not in response.headers
+
+
+# --- requests without Origin: only the Vary Starlette's CORS middleware adds ---------------------
+
+
+def _answering(headers: list[tuple[bytes, bytes]]):  # type: ignore[no-untyped-def]
+    async def app(scope, receive, send):  # type: ignore[no-untyped-def]
+        await send({"type": "http.response.start", "status": 200, "headers": list(headers)})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    return app
+
+
+@pytest.mark.parametrize(
+    "answered",
+    [
+        [(b"content-type", b"application/json")],
+        [(b"vary", b"Accept"), (b"content-type", b"application/json")],
+        [(b"vary", b"Accept"), (b"x-one", b"1"), (b"vary", b"Cookie")],
+    ],
+    ids=["no vary", "one vary", "two vary"],
+)
+@pytest.mark.parametrize("origin", [None, FRONTEND, PUBLIC])
+def test_origins_answers_as_starlettes_cors_middleware(
+    answered: list[tuple[bytes, bytes]], origin: str | None
+) -> None:
+    from starlette.middleware.cors import CORSMiddleware
+    from starlette.testclient import TestClient
+
+    from mockyard.origins import LOOPBACK_ORIGIN, Origins
+
+    policy = OriginPolicy(origins=("https://listed.example.test",))
+    ours = Origins(_answering(answered), policy, admin_prefix="/__mockyard", check_host=True)
+    theirs = CORSMiddleware(
+        _answering(answered),
+        allow_origins=list(policy.origins),
+        allow_origin_regex=LOOPBACK_ORIGIN,
+        allow_methods=["*"],
+        allow_headers=["*"],
+        allow_credentials=True,
+        allow_private_network=True,
+        expose_headers=["*", "Location", "Retry-After"],
+    )
+    headers = {"Origin": origin} if origin else {}
+    got = [
+        TestClient(app).get("/api/thing", headers=headers).headers.multi_items()
+        for app in (ours, theirs)
+    ]
+    assert got[0] == got[1]
+    varies = [value for name, value in got[0] if name == "vary"]
+    assert len(varies) == 1 and varies[0].endswith("Origin")
+
+
+def test_no_cors_sends_no_vary(tmp_path: Path) -> None:
+    with in_process(tmp_path, cors_origins=[]) as client:
+        answered = client.get("/__mockyard/health")
+    assert answered.status_code == 200
+    assert "vary" not in answered.headers

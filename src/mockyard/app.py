@@ -8,8 +8,8 @@ ASGI class with one job, as Starlette's `build_middleware_stack` lists its own:
     ErrorBoundary      the last resort: whatever nothing inside answered, in the API's format
     MatchRequest       the operation index matches the request, once; the Match rides on it
     RecorderMiddleware the access log and the request journal
-    OriginGuard        403 for a web page's drive-by on the admin API (`origins`)
-    CORS               preflights; CORS headers on every answer, errors and faults included
+    Origins            403 for a web page's drive-by on the admin API; CORS for the rest:
+                       preflights, CORS headers on every answer, errors and faults included
     Dispatch           /__mockyard/* to the admin API, /openapi.json and /ui to the docs
     Challenges         every 401 with a `WWW-Authenticate` challenge
     ErrorBoundary      what a request ends with, answered where CORS and the journal see it
@@ -195,9 +195,11 @@ def build(config: ServeConfig, ws: workspace.Workspace | None = None) -> Sandbox
             Redactor(*spec_credentials(merged)),
             skip_prefix=PREFIX + "/",
         ),
-        # The origin policy, then CORS: no web page of an origin not configured drives the
-        # admin API, and every answer carries CORS headers, errors and faults included.
-        *origins.steps(settings.cors, admin_prefix=PREFIX, check_host=not config.admin_token),
+        # No web page of an origin not configured drives the admin API, and every answer
+        # carries CORS headers, errors and faults included.
+        Middleware(
+            origins.Origins, settings.cors, admin_prefix=PREFIX, check_host=not config.admin_token
+        ),
         Middleware(Dispatch, admin, docs, merged),
         Middleware(Challenges),
         Middleware(ErrorBoundary, answers),
@@ -292,9 +294,10 @@ class Dispatch:
         self.admin = admin
         self.docs = docs
         self.served = served  # the merged document: a path `/` of an API is not the docs
+        self.admin_paths = PREFIX + "/"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(PREFIX + "/"):
+        if scope["type"] == "http" and scope["path"].startswith(self.admin_paths):
             await self.admin(scope, receive, send)
         elif self.docs and scope["type"] == "http" and is_docs_path(scope["path"], self.served):
             await self.docs(scope, receive, send)

@@ -11,6 +11,7 @@ once everything queued so far is written.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -36,13 +37,19 @@ class Batches(Generic[T]):
         self._written = 0
         self._flushing = 0  # flush() calls waiting: the writer does not linger
         self._writer: threading.Thread | None = None
+        if hasattr(os, "register_at_fork"):  # a forked worker starts its own writer
+            os.register_at_fork(after_in_child=self._forget_writer)
+
+    def _forget_writer(self) -> None:
+        self._cond = threading.Condition()
+        self._writer = None
 
     def put(self, item: T) -> None:
         """Queue `item`; never waits for a write."""
         with self._cond:
             self._pending.append(item)
             self._queued += 1
-            if self._writer is None or not self._writer.is_alive():  # also after a fork
+            if self._writer is None:
                 self._writer = threading.Thread(
                     target=self._write_forever, name=self.name, daemon=True
                 )

@@ -298,10 +298,12 @@ class Controls:
             return
         op = match_of(scope).operation
         api, op_id = (op.api, op.operation_id) if op is not None else (None, None)
-        info = scope.setdefault(INFO_KEY, {})
         if self._idle(op_id, scope):
             await self.app(scope, receive, send)
             return
+        info = scope.get(INFO_KEY)
+        if info is None:
+            info = scope[INFO_KEY] = {}
         request = ControlRequest(scope, self.runtime, self.settings, api, op_id, self.rng, info)
         for action in list(ACTIONS.values()):
             reply = await action(request)

@@ -308,7 +308,24 @@ class RecorderMiddleware:
 
 
 class _Exchange:
-    """What the recorder keeps of one request while it is served."""
+    """What the recorder keeps of one request while it is served.
+
+    Bodies are kept as `bytes`: a body that comes in one chunk (nearly all) is the server's own
+    object, never copied (`b"" + chunk` is `chunk`)."""
+
+    __slots__ = (
+        "arrived",
+        "done",
+        "info",
+        "request_body",
+        "request_size",
+        "response_body",
+        "response_headers",
+        "response_size",
+        "scope",
+        "started",
+        "status",
+    )
 
     def __init__(self, scope: Scope, started: float, arrived: float) -> None:
         self.scope = scope
@@ -317,27 +334,29 @@ class _Exchange:
         self.info: dict[str, Any] = {}
         self.status: int | None = None
         self.response_headers: list[tuple[bytes, bytes]] = []
-        self.request_body = bytearray()
+        self.request_body = b""
         self.request_size = 0
-        self.response_body = bytearray()
+        self.response_body = b""
         self.response_size = 0
         self.done = False
 
     def keep_request(self, chunk: bytes) -> None:
         self.request_size += len(chunk)
-        self.request_body += chunk[: MAX_BODY - len(self.request_body)]
+        if len(self.request_body) < MAX_BODY:
+            self.request_body += chunk[: MAX_BODY - len(self.request_body)]
 
     def keep_response(self, chunk: bytes) -> None:
         self.response_size += len(chunk)
-        self.response_body += chunk[: MAX_BODY - len(self.response_body)]
+        if len(self.response_body) < MAX_BODY:
+            self.response_body += chunk[: MAX_BODY - len(self.response_body)]
 
 
-def _body(kept: bytearray, size: int) -> str | None:
+def _body(kept: bytes, size: int) -> str | None:
     """The body as text; truncated or binary bodies described. JSON stays text until read."""
     if not size:
         return None
     try:
-        text = bytes(kept).decode("utf-8")
+        text = kept.decode("utf-8")
     except UnicodeDecodeError:
         return f"[{size} bytes of binary data]"
     if size > len(kept):

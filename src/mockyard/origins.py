@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from starlette.middleware import Middleware
+from starlette.datastructures import MutableHeaders
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mockyard.errors import StartError
 
@@ -39,6 +39,7 @@ LOOPBACK_ORIGIN = r"https?://(?:(?:[^:/]+\.)?localhost|127\.0\.0\.1|\[::1\])(?::
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?")
 _PRIVATE_NETWORK = b"access-control-request-private-network"
+_VARY_ORIGIN = (b"vary", b"Origin")
 _NO_ANY_ADMIN = "name each origin; '*' would hand any page the admin API"
 
 
@@ -151,10 +152,15 @@ def flag_values(values: Iterable[str], option: str) -> list[str]:
     return found
 
 
-class OriginGuard:
-    """Refuses, with 403 and before anything runs, what the policy forbids: an admin request
-    from another origin or through a rebinding host name, a private-network preflight from an
-    origin not listed by name. Everything else passes on (to CORS, then the sandbox)."""
+class Origins:
+    """Pipeline step: the origin policy. What it forbids is refused with 403 before anything
+    runs: an admin request from another origin or through a rebinding host name, a
+    private-network preflight from an origin not listed by name. A request from a web page (one
+    with `Origin`) then goes through Starlette's CORS middleware: preflights answered, CORS
+    headers on every response, errors and injected faults included. A request without one (a
+    script, a test runner, a load test) gets only the `Vary: Origin` that middleware would add,
+    without the header objects it builds for every request. `enabled=False` is the guard alone.
+    """
 
     def __init__(
         self, app: ASGIApp, policy: OriginPolicy, *, admin_prefix: str, check_host: bool
@@ -163,27 +169,56 @@ class OriginGuard:
         self.policy = policy
         self.admin_prefix = admin_prefix
         self.check_host = check_host
+        self.cors: ASGIApp | None = None
+        if policy.enabled:
+            self.cors = CORSMiddleware(
+                app,
+                allow_origins=[*policy.origins, *policy.admin_origins],
+                allow_origin_regex=LOOPBACK_ORIGIN,
+                allow_methods=["*"],
+                allow_headers=["*"],
+                allow_credentials=True,
+                allow_private_network=True,  # reached only by origins the guard let through
+                expose_headers=["*", "Location", "Retry-After"],
+            )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            refusal = self._refusal(scope)
-            if refusal:
-                await JSONResponse({"error": refusal}, 403)(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
-
-    def _refusal(self, scope: Scope) -> str | None:
-        origin = host = None
-        private_network = False
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        origin = host = private_network = None
         for name, value in scope["headers"]:
             if name == b"origin":
-                origin = value.decode("latin-1")
+                origin = value
             elif name == b"host":
-                host = value.decode("latin-1")
+                host = value
             elif name == _PRIVATE_NETWORK:
-                private_network = value.strip().lower() == b"true"
+                private_network = value
+        refusal = self._refusal(scope, origin, host, private_network)
+        if refusal:
+            await JSONResponse({"error": refusal}, 403)(scope, receive, send)
+        elif self.cors is None:
+            await self.app(scope, receive, send)
+        elif origin is not None:
+            await self.cors(scope, receive, send)
+        else:
+            await self.app(scope, receive, _varies_by_origin(send))
+
+    def _refusal(
+        self, scope: Scope, raw_origin: bytes | None, raw_host: bytes | None, private: bytes | None
+    ) -> str | None:
+        """Why the policy forbids this request (headers as sent), or None: most requests are
+        neither for the admin API nor a private-network preflight, and are passed at once."""
         path: str = scope["path"]
-        if path.startswith(self.admin_prefix + "/") or path == self.admin_prefix:
+        admin = path.startswith(self.admin_prefix) and (
+            path == self.admin_prefix or path[len(self.admin_prefix)] == "/"
+        )
+        preflight = private is not None and scope["method"] == "OPTIONS"
+        if not admin and not preflight:
+            return None
+        origin = raw_origin.decode("latin-1") if raw_origin is not None else None
+        host = raw_host.decode("latin-1") if raw_host is not None else None
+        if admin:
             if self.check_host and host is not None and not _local_name(host):
                 return (
                     f"Host {host!r} is not a local name, as a DNS rebinding attack would send;"
@@ -195,7 +230,7 @@ class OriginGuard:
                     f" --admin-origin {origin} to allow it"
                 )
         named = origin is not None and self.policy.named(origin)
-        if private_network and scope["method"] == "OPTIONS" and not named:
+        if preflight and private.strip().lower() == b"true" and not named:  # type: ignore[union-attr]
             return (
                 f"origin {origin!r} may not reach this sandbox from a public page;"
                 " list it by name with --cors-origin"
@@ -206,6 +241,24 @@ class OriginGuard:
         if origin in self.policy.admin_origins:
             return True
         return host is not None and origin.lower() == f"{scheme}://{host}".lower()
+
+
+def _varies_by_origin(send: Send) -> Send:
+    """`send` adding `Vary: Origin` to the response, as Starlette's CORS middleware does to an
+    answer to a request without `Origin`: a cache must not hand it to a page that sends one."""
+
+    async def varied(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = message.get("headers", ())
+            if b"vary" in [name for name, _ in headers]:  # Origin joins its values, as there
+                vary = MutableHeaders(raw=list(headers))
+                vary["Vary"] = ", ".join([*vary.getlist("Vary"), "Origin"])
+                message["headers"] = vary.raw
+            else:
+                message["headers"] = [*headers, _VARY_ORIGIN]
+        await send(message)
+
+    return varied
 
 
 def _local_name(host: str) -> bool:
@@ -221,22 +274,3 @@ def _local_name(host: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def steps(policy: OriginPolicy, *, admin_prefix: str, check_host: bool) -> list[Middleware]:
-    """The pipeline's origin steps: the guard's refusals first, then CORS (preflights
-    answered, headers on every response, errors and injected faults included)."""
-    guard = Middleware(OriginGuard, policy, admin_prefix=admin_prefix, check_host=check_host)
-    if not policy.enabled:
-        return [guard]
-    cors = Middleware(
-        CORSMiddleware,
-        allow_origins=[*policy.origins, *policy.admin_origins],
-        allow_origin_regex=LOOPBACK_ORIGIN,
-        allow_methods=["*"],
-        allow_headers=["*"],
-        allow_credentials=True,
-        allow_private_network=True,  # reached only by origins the guard let through
-        expose_headers=["*", "Location", "Retry-After"],
-    )
-    return [guard, cors]

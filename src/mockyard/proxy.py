@@ -7,7 +7,7 @@ The pipeline is the sandbox's outer half with a different last step (`Forward` i
     ErrorBoundary      the last resort, in the API's format
     MatchRequest       the operation of the request, once (the checks and the journal read it)
     RecorderMiddleware the access log and the request journal (violations included)
-    OriginGuard        403 for a web page's drive-by on the journal (`origins`)
+    Origins            403 for a web page's drive-by on the journal (`origins`)
     Dispatch           /__mockyard/requests: the journal
     ErrorBoundary      refusals, 502 and 504 answered in the API's own format
     Route              --strict only: 404/405 for what no operation documents
@@ -429,7 +429,7 @@ def build(
     # The journal is the admin API's: no web page of another origin, no rebinding Host reads
     # it; CORS headers are the upstream's, as they come.
     policy = origins.OriginPolicy(enabled=False)
-    app = origins.OriginGuard(app, policy, admin_prefix=PREFIX, check_host=not config.admin_token)
+    app = origins.Origins(app, policy, admin_prefix=PREFIX, check_host=not config.admin_token)
     redactor = Redactor(*spec_credentials(ws.merged))
     app = RecorderMiddleware(app, journal, redactor, skip_prefix=PREFIX + "/")
     app = MatchRequest(app, ws.index)
