@@ -11,7 +11,8 @@ import pytest
 import yaml
 from conftest import ROOT
 
-from mockyard import cache, specs
+from mockyard import cache, specs, workspace
+from mockyard.app import inferred_records
 from mockyard.errors import FixtureError, SpecError
 from mockyard.record_schemas import load as load_schemas
 from mockyard.state import _built_records
@@ -114,3 +115,56 @@ def test_a_start_from_the_cache_imports_neither_faker_nor_the_schema_generator(
 
     assert "faker" in loaded(1)  # the first start builds the records with Faker
     assert loaded(2) == []
+
+
+def _things_spec(folder: Path, colours: list[str]) -> Path:
+    """A spec whose `things` collection keeps its record schema in other files: a thing's
+    `colour` is one of `colours`, two `$ref`s away from the spec."""
+    item = {"content": {"application/json": {"schema": {"$ref": "parts/thing.yaml"}}}}
+    root = {
+        "openapi": "3.0.3",
+        "info": {"title": "t", "version": "1"},
+        "paths": {
+            "/things": {"get": {"responses": {"200": {"description": "all", "content": {
+                "application/json": {"schema": {"type": "array", "items": {
+                    "$ref": "parts/thing.yaml"}}}}}}}},
+            "/things/{id}": {
+                "parameters": [
+                    {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "get": {"responses": {"200": {"description": "one", **item}}},
+            },
+        },
+    }  # fmt: skip
+    thing = {
+        "type": "object",
+        "required": ["id", "colour"],
+        "properties": {"id": {"type": "string"}, "colour": {"$ref": "colour.yaml"}},
+    }
+    (folder / "parts").mkdir(exist_ok=True)
+    (folder / "parts" / "colour.yaml").write_text(yaml.safe_dump({"enum": colours}))
+    (folder / "parts" / "thing.yaml").write_text(yaml.safe_dump(thing))
+    (folder / "api.yaml").write_text(yaml.safe_dump(root))
+    return folder / "api.yaml"
+
+
+def test_seeded_records_follow_an_edit_of_a_file_the_spec_refers_to(
+    cache_dir: Path, tmp_path: Path
+) -> None:
+    """The records' cache entry is keyed by the files the spec was made from, not by hashing
+    the whole merged document: an edit two `$ref`s away must still reach the records."""
+    spec = _things_spec(tmp_path, ["red"])
+
+    def colours() -> set[object]:
+        ws = workspace.from_specs([spec])
+        assert ws.merged_source  # a key of the files, so the document is not hashed
+        found = inferred_records(ws, 7, {})
+        return {r["colour"] for collection in found["api"].values() for r in collection.values()}
+
+    assert colours() == {"red"}
+    assert colours() == {"red"}  # the same files: read back from the cache
+    assert len(list((cache_dir / "resource-records").iterdir())) == 1
+
+    _things_spec(tmp_path, ["blue"])
+    assert colours() == {"blue"}
+    assert len(list((cache_dir / "resource-records").iterdir())) == 2

@@ -252,7 +252,7 @@ def inferred_records(
     ws: workspace.Workspace, seed: int, built: Mapping[str, Mapping[str, Any]]
 ) -> dict[str, dict[str, dict[str, Any]]]:
     """The seeded records of the inferred collections the fixtures (`built`) do not fill."""
-    return resource_seeds.seed_records(ws.inference, ws.merged, seed, built)
+    return resource_seeds.seed_records(ws.inference, ws.merged, seed, built, ws.merged_source)
 
 
 def served_workspace(config: ServeConfig) -> workspace.Workspace:

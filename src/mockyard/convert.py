@@ -54,10 +54,14 @@ _COMPONENT_SECTIONS = (
 
 @dataclass
 class Conversion:
-    """A converted document and what could not be carried over (one line per loss)."""
+    """A converted document and what could not be carried over (one line per loss).
+
+    `source` is a cache key of everything the document was made from (its files, the loader's
+    code), "" when unknown: a key for results computed from the document, without hashing it."""
 
     document: dict[str, Any]
     notes: list[str] = field(default_factory=list)
+    source: str = ""
 
 
 def is_openapi31(document: dict[str, Any]) -> bool:

@@ -46,12 +46,13 @@ def load(path: Path) -> Conversion:
     entry = _entry_key(path, raw)
     hit = cache.load(_KIND, entry)
     if isinstance(hit, dict) and _unchanged(hit.get("files") or {}):
-        return Conversion(hit["document"], hit["notes"])
+        return Conversion(hit["document"], hit["notes"], _source(entry, hit["files"] or {}))
     conversion, files = _load(path, raw)
     hashes = {str(f): _digest(f.read_bytes()) for f in files}
     cache.save(
         _KIND, entry, {"files": hashes, "document": conversion.document, "notes": conversion.notes}
     )
+    conversion.source = _source(entry, hashes)
     return conversion
 
 
@@ -168,6 +169,11 @@ def _entry_key(path: Path, raw: bytes) -> str:
         cache.source_of(__file__),
         *(cache.source_of(module.__file__ or "") for module in _SOURCES),
     )
+
+
+def _source(entry: str, files: dict[str, str]) -> str:
+    """What the document was made from: the entry file and code, and each bundled file."""
+    return cache.key(entry, sorted(files.items()))
 
 
 def _unchanged(files: dict[str, str]) -> bool:

@@ -32,14 +32,16 @@ def seed_records(
     document: Mapping[str, Any],
     seed: int,
     existing: Mapping[str, Mapping[str, Mapping[str, Any]]],
+    document_source: str = "",
 ) -> Records:
     """api -> collection -> key -> record for every inferred collection `existing` (the
-    fixtures' records) does not fill."""
+    fixtures' records) does not fill. `document_source` keys the document in the cache (see
+    `Conversion.source`); without one the document itself is hashed."""
     wanted = _unfilled(inference, existing)
     if not wanted:
         return {}
     entry = cache.key(
-        json.dumps(document, sort_keys=True, default=str),
+        document_source or json.dumps(document, sort_keys=True, default=str),
         repr(wanted),
         json.dumps(_parents(wanted, existing), sort_keys=True, default=str),
         seed,
