@@ -80,3 +80,55 @@ def test_nullable_and_write_only_read_as_openapi_30_reads_them(
     schema: dict[str, Any], value: Any
 ) -> None:
     test_the_checker_agrees_with_openapis_validator(schema, value)
+
+
+NODE = {  # a tree: every node refers to its own schema
+    "type": "object",
+    "required": ["n"],
+    "properties": {
+        "n": {"$ref": "#/components/schemas/Small"},
+        "children": {"type": "array", "items": {"$ref": "#/components/schemas/Node"}},
+        "label": {"type": "string", "nullable": True},
+    },
+}
+RECURSIVE = {"schemas": {"Node": NODE, "Small": {"type": "integer", "format": "int32"}}}
+TREES: list[Any] = [
+    {"n": 1, "children": [{"n": 2, "label": None}]},
+    {"n": 1, "children": [{"n": 2**31}]},  # too big for int32, two `$ref`s down
+    {"n": 1, "children": [{"label": "no n"}]},
+    {"n": 1, "label": 5},
+]
+
+
+@pytest.mark.parametrize("value", TREES)
+def test_a_recursive_schema_is_judged_fast_and_as_openapi_judges_it(value: Any) -> None:
+    document = {"components": RECURSIVE}
+    wanted = list(
+        OAS30ReadValidator(
+            {"$ref": "#/components/schemas/Node", "components": RECURSIVE},
+            format_checker=oas30_format_checker,
+        ).iter_errors(value)
+    )
+    checker = Checker(document)
+    schema = {"$ref": "#/components/schemas/Node"}
+    assert checker._compiled(schema) is not None  # a cycle no longer sends it to the slow one
+    assert bool(checker._compiled(schema).is_valid(value)) == (not wanted)
+    assert bool(checker.errors(value, schema)) == bool(wanted)
+
+
+def test_a_schema_referring_to_a_format_jsonschema_rs_does_not_check_is_left_to_openapi() -> None:
+    """A `uuid` two `$ref`s away (through a cycle) is as unchecked as one written inline."""
+    schemas = {
+        "Node": {
+            "type": "object",
+            "properties": {
+                "next": {"$ref": "#/components/schemas/Node"},
+                "id": {"$ref": "#/components/schemas/Id%20Type"},
+            },
+        },
+        "Id Type": {"type": "string", "format": "uuid"},
+    }
+    checker = Checker({"components": {"schemas": schemas}})
+    assert checker._compiled({"$ref": "#/components/schemas/Node"}) is None
+    assert checker.errors({"next": {"id": "not-a-uuid"}}, {"$ref": "#/components/schemas/Node"})
+    assert checker._compiled({"$ref": "#/paths/~1x"}) is None  # outside the components

@@ -97,7 +97,7 @@ def _build(
     existing: Mapping[str, Mapping[str, Mapping[str, Any]]],
 ) -> Records:
     out: Records = {}
-    checker = Checker(document, compiles=False)  # five records a schema: not worth it
+    checker = Checker(document)
     fake = seeded_faker(seed)
     fixture_parents = _parents(wanted, existing)
     by_collection = {(r.api, r.collection): r for r in wanted}
