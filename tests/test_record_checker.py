@@ -132,3 +132,35 @@ def test_a_schema_referring_to_a_format_jsonschema_rs_does_not_check_is_left_to_
     assert checker._compiled({"$ref": "#/components/schemas/Node"}) is None
     assert checker.errors({"next": {"id": "not-a-uuid"}}, {"$ref": "#/components/schemas/Node"})
     assert checker._compiled({"$ref": "#/paths/~1x"}) is None  # outside the components
+
+
+def test_what_no_validator_reads_is_left_out_of_the_copy_but_properties_so_named_are_not() -> None:
+    schemas = {
+        "Note": {
+            "type": "object",
+            "description": "a note",
+            "required": ["description", "title"],
+            "properties": {
+                "description": {"type": "integer", "description": "its number"},
+                "title": {"$ref": "#/components/schemas/Title"},
+            },
+            "example": {"description": "not an integer"},
+        },
+        "Title": {"type": "string", "maxLength": 3, "title": "a short title"},
+    }
+    checker = Checker({"components": {"schemas": schemas}})
+    fast = checker._compiled({"$ref": "#/components/schemas/Note"})
+    assert fast.is_valid({"description": 1, "title": "abc"})
+    assert not fast.is_valid({"description": "one", "title": "abc"})
+    assert not fast.is_valid({"description": 1, "title": "abcd"})
+    assert not fast.is_valid({"description": 1})
+
+
+def test_a_checker_that_remembers_one_validator_keeps_one_and_still_judges() -> None:
+    """Seeding checks one schema's records, then the next: it keeps one validator at a time."""
+    schemas = {"A": {"type": "integer"}, "B": {"type": "string"}}
+    checker = Checker({"components": {"schemas": schemas}}, remembers=1)
+    a, b = {"$ref": "#/components/schemas/A"}, {"$ref": "#/components/schemas/B"}
+    assert checker.errors(1, a) == [] and checker.errors("x", b) == []
+    assert len(checker._fast) == 1
+    assert checker.errors("x", a) and checker.errors(1, b)

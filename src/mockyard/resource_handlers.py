@@ -103,11 +103,16 @@ class Checker:
     OpenAPI 3.0 validator, which has the last word, so the check is never stricter than the
     spec. The compiled validators share one rewritten copy of the components, in which their
     `$ref`s (cycles too) are resolved: compiling a schema then costs half a millisecond, not
-    the schema written out in full. `compiles=False` leaves jsonschema-rs out."""
+    the schema written out in full. `compiles=False` leaves jsonschema-rs out; `remembers`
+    caps the compiled validators kept (seeding checks one schema's records, then the next:
+    keeping them all would be a third of a big spec's peak memory)."""
 
-    def __init__(self, document: Mapping[str, Any], *, compiles: bool = True) -> None:
+    def __init__(
+        self, document: Mapping[str, Any], *, compiles: bool = True, remembers: int = 0
+    ) -> None:
         self.document = document
         self.compiles = compiles
+        self.remembers = remembers  # 0: every one
         self._validator: Any = None
         self._fast: dict[int, tuple[Any, Any]] = {}
         self._components: _FastComponents | None = None
@@ -130,6 +135,8 @@ class Checker:
         if hit is None or hit[0] is not schema:
             if self._components is None:
                 self._components = _FastComponents(self.document.get("components") or {})
+            if self.remembers and len(self._fast) >= self.remembers:
+                self._fast.clear()
             hit = self._fast[id(schema)] = (schema, self._components.validator(schema))
         return hit[1]
 
@@ -142,7 +149,11 @@ class _FastComponents:
     registry, and which of them it cannot judge as strictly as OpenAPI 3.0's validator."""
 
     def __init__(self, components: Mapping[str, Any]) -> None:
-        rewritten = copy.deepcopy(dict(components))
+        rewritten = {
+            section: {name: _stripped(s) for name, s in items.items()}
+            for section, items in components.items()
+            if section == "schemas" and isinstance(items, dict)
+        }
         self._judged: dict[str, bool] = {}  # "#/components/<section>/<name>" -> it can
         self._refs: dict[str, set[str]] = {}  # the same -> the `$ref`s written in it
         for section, items in rewritten.items():
@@ -157,7 +168,7 @@ class _FastComponents:
     def validator(self, schema: Any) -> Any:
         """A compiled validator for `schema`, or None where jsonschema-rs could be more
         lenient than OpenAPI 3.0's validator."""
-        own = copy.deepcopy(schema)
+        own = _stripped(schema)
         if not _for_fast_validator(own) or not self._all_judged(_refs_in(own)):
             return None
         try:
@@ -177,6 +188,29 @@ class _FastComponents:
                 return False
             pending.extend(unquote(r) for r in self._refs[ref])
         return True
+
+
+_ANNOTATIONS = frozenset({"description", "title", "example", "examples", "externalDocs", "xml"})
+
+
+def _stripped(schema: Any) -> Any:
+    """A copy of `schema` without what no validator reads: a big spec's descriptions are most
+    of its size, and the registry holds a copy."""
+    if isinstance(schema, list):
+        return [_stripped(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in _ANNOTATIONS:
+            continue
+        if key in _VALUES:  # data: never rewritten, so shared
+            out[key] = value
+        elif key in _NAMED and isinstance(value, dict):
+            out[key] = {name: _stripped(s) for name, s in value.items()}
+        else:
+            out[key] = _stripped(value)
+    return out
 
 
 def _escape(token: str) -> str:

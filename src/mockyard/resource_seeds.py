@@ -97,7 +97,7 @@ def _build(
     existing: Mapping[str, Mapping[str, Mapping[str, Any]]],
 ) -> Records:
     out: Records = {}
-    checker = Checker(document)
+    checker = Checker(document, remembers=1)  # one resource's records, then the next
     fake = seeded_faker(seed)
     fixture_parents = _parents(wanted, existing)
     by_collection = {(r.api, r.collection): r for r in wanted}
