@@ -145,24 +145,21 @@ _BASE = "urn:mockyard:spec"  # where the compiled validators find the rewritten 
 
 
 class _FastComponents:
-    """The spec's components rewritten for jsonschema-rs (`_for_fast_validator`), in one
-    registry, and which of them it cannot judge as strictly as OpenAPI 3.0's validator."""
+    """The spec's component schemas rewritten for jsonschema-rs (`_for_fast_validator`), in
+    one registry, and which of them it can judge as strictly as OpenAPI 3.0's validator (a
+    `$ref` anywhere else, to a parameter say, is left to that validator)."""
 
     def __init__(self, components: Mapping[str, Any]) -> None:
-        rewritten = {
-            section: {name: _stripped(s) for name, s in items.items()}
-            for section, items in components.items()
-            if section == "schemas" and isinstance(items, dict)
-        }
-        self._judged: dict[str, bool] = {}  # "#/components/<section>/<name>" -> it can
+        found = components.get("schemas")
+        schemas = {n: _stripped(s) for n, s in found.items()} if isinstance(found, dict) else {}
+        self._judged: dict[str, bool] = {}  # "#/components/schemas/<name>" -> it can
         self._refs: dict[str, set[str]] = {}  # the same -> the `$ref`s written in it
-        for section, items in rewritten.items():
-            for name, schema in items.items() if isinstance(items, dict) else ():
-                pointer = f"#/components/{_escape(section)}/{_escape(name)}"
-                self._judged[pointer] = _for_fast_validator(schema)
-                self._refs[pointer] = _refs_in(schema)
+        for name, schema in schemas.items():
+            pointer = f"#/components/schemas/{_escape(name)}"
+            self._judged[pointer] = _for_fast_validator(schema)
+            self._refs[pointer] = _refs_in(schema)
         self._registry = jsonschema_rs.Registry(
-            [(_BASE, {"components": rewritten})], draft=jsonschema_rs.Draft4
+            [(_BASE, {"components": {"schemas": schemas}})], draft=jsonschema_rs.Draft4
         )
 
     def validator(self, schema: Any) -> Any:
