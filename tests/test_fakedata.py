@@ -384,3 +384,29 @@ def test_recursive_and_wide_schemas_end_small() -> None:
         value = generator(root, seed).value(schema)
         assert_valid(value, schema, root)
         assert len(json.dumps(value)) < 200_000
+
+
+def test_a_schema_that_requires_itself_ends_in_null() -> None:
+    """No finite value satisfies it: generation stops (a null some levels down) rather than
+    recursing until Python gives up, which ended the start of a spec like this one."""
+    root = {
+        "components": {
+            "schemas": {
+                "Link": {
+                    "type": "object",
+                    "required": ["id", "next"],
+                    "properties": {
+                        "id": {"type": "string"},
+                        "next": {"$ref": "#/components/schemas/Link"},
+                    },
+                }
+            }
+        }
+    }
+    value = generator(root, 1).value({"$ref": "#/components/schemas/Link"})
+    chain = []
+    while isinstance(value, dict):
+        chain.append(value)
+        value = value["next"]
+    assert value is None and 12 <= len(chain) <= 30
+    assert all(isinstance(link["id"], str) for link in chain[:-1])  # the last one is at the floor

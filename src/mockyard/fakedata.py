@@ -25,7 +25,9 @@ Constraints first, then names, then context:
   frontend sees a field with probability 0.999), and `data`/`items`/`results`/`id` always;
 - generation stops growing (optional parts left out, arrays at minItems, nullable values null)
   past `max_depth` levels, inside the second expansion of a recursive schema, or once
-  `budget` values are drawn, so every answer ends and stays small;
+  `budget` values are drawn, so every answer ends and stays small; only what is required
+  grows further, and `_REQUIRED_DEPTH` levels on a value is null: a schema that requires itself
+  (`next: {$ref: Node}`, required) has no finite value, and an invalid one beats no start;
 - a value the schema documents as its `example` is used when it is valid (unless `dynamic`).
 
 Where a choice can go wrong (`oneOf` overlap, `not`, several patterns) the candidate is checked
@@ -56,6 +58,7 @@ _EPOCH = (datetime(2023, 1, 1, tzinfo=UTC), datetime(2025, 12, 31, tzinfo=UTC))
 # The integer formats of OpenAPI's format registry, as their bounds: what a value must stay within.
 INTEGER_FORMATS = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
 _RETRIES = 8
+_REQUIRED_DEPTH = 8  # levels past max_depth that required properties still grow
 OPTIONAL_RATE = 0.9
 _FEWER_ITEMS_FROM = 4  # nesting depth from which arrays have one item (not 1-3)
 _ALWAYS = frozenset({"id", "data", "items", "results"})  # what a list or an object is for
@@ -126,7 +129,7 @@ class Generator:
     def _value(self, schema: Any, name: str, depth: int, context: str, kind: str) -> Any:
         self.budget -= 1
         schema = self.deref(schema)
-        if not isinstance(schema, Mapping):
+        if not isinstance(schema, Mapping) or depth > self.max_depth + _REQUIRED_DEPTH:
             return None
         kind = str(schema.get("x-resourceId") or schema.get("title") or kind)
         if any(k in schema for k in _COMBINATORS):
