@@ -29,11 +29,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
 import jsonschema_rs
 
 from mockyard import fakedata
+from mockyard.convert import normalise_ref
+from mockyard.documents import escape
 from mockyard.errors import RecordRefused, WorkspaceError
 from mockyard.operations import deref
 from mockyard.resource_schemas import norm, properties, required_of
@@ -151,13 +153,14 @@ class _FastComponents:
 
     def __init__(self, components: Mapping[str, Any]) -> None:
         found = components.get("schemas")
-        schemas = {n: _stripped(s) for n, s in found.items()} if isinstance(found, dict) else {}
+        schemas: dict[str, Any] = {}
         self._judged: dict[str, bool] = {}  # "#/components/schemas/<name>" -> it can
         self._refs: dict[str, set[str]] = {}  # the same -> the `$ref`s written in it
-        for name, schema in schemas.items():
-            pointer = f"#/components/schemas/{_escape(name)}"
-            self._judged[pointer] = _for_fast_validator(schema)
-            self._refs[pointer] = _refs_in(schema)
+        for name, schema in found.items() if isinstance(found, dict) else ():
+            pointer = f"#/components/schemas/{escape(name)}"
+            self._refs[pointer] = set()
+            schemas[name] = _registry_copy(schema, self._refs[pointer])
+            self._judged[pointer] = _for_fast_validator(schemas[name])
         self._registry = jsonschema_rs.Registry(
             [(_BASE, {"components": {"schemas": schemas}})], draft=jsonschema_rs.Draft4
         )
@@ -165,17 +168,18 @@ class _FastComponents:
     def validator(self, schema: Any) -> Any:
         """A compiled validator for `schema`, or None where jsonschema-rs could be more
         lenient than OpenAPI 3.0's validator."""
-        own = _stripped(schema)
-        if not _for_fast_validator(own) or not self._all_judged(_refs_in(own)):
+        refs: set[str] = set()
+        own = _registry_copy(schema, refs)
+        if not _for_fast_validator(own) or not self._all_judged(refs):
             return None
         try:
-            return jsonschema_rs.Draft4Validator(_anchored(own), registry=self._registry)
+            return jsonschema_rs.Draft4Validator(own, registry=self._registry)
         except (ValueError, jsonschema_rs.ReferencingError):  # a pattern it cannot take
             return None
 
     def _all_judged(self, refs: set[str]) -> bool:
         seen: set[str] = set()
-        pending = [unquote(r) for r in refs]
+        pending = list(refs)
         while pending:
             ref = pending.pop()
             if ref in seen:
@@ -183,64 +187,35 @@ class _FastComponents:
             seen.add(ref)
             if not self._judged.get(ref, False):  # outside the components, or not judged
                 return False
-            pending.extend(unquote(r) for r in self._refs[ref])
+            pending.extend(self._refs[ref])
         return True
 
 
 _ANNOTATIONS = frozenset({"description", "title", "example", "examples", "externalDocs", "xml"})
 
 
-def _stripped(schema: Any) -> Any:
-    """A copy of `schema` without what no validator reads: a big spec's descriptions are most
-    of its size, and the registry holds a copy."""
+def _registry_copy(schema: Any, refs: set[str]) -> Any:
+    """A copy of `schema` for the registry: without what no validator reads (a big spec's
+    descriptions are most of its size), its local `$ref`s pointing into the registry, and each
+    of them (as `normalise_ref` writes it) added to `refs`."""
     if isinstance(schema, list):
-        return [_stripped(s) for s in schema]
+        return [_registry_copy(s, refs) for s in schema]
     if not isinstance(schema, dict):
         return schema
     out: dict[str, Any] = {}
     for key, value in schema.items():
         if key in _ANNOTATIONS:
             continue
-        if key in _VALUES:  # data: never rewritten, so shared
+        if key == "$ref" and isinstance(value, str):
+            refs.add(normalise_ref(value))
+            out[key] = _BASE + value if value.startswith("#") else value
+        elif key in _VALUES:  # data: never rewritten, so shared
             out[key] = value
         elif key in _NAMED and isinstance(value, dict):
-            out[key] = {name: _stripped(s) for name, s in value.items()}
+            out[key] = {name: _registry_copy(s, refs) for name, s in value.items()}
         else:
-            out[key] = _stripped(value)
+            out[key] = _registry_copy(value, refs)
     return out
-
-
-def _escape(token: str) -> str:
-    return token.replace("~", "~0").replace("/", "~1")
-
-
-def _refs_in(schema: Any) -> set[str]:
-    """Every `$ref` string in `schema` (not followed)."""
-    found: set[str] = set()
-    pending = [schema]
-    while pending:
-        node = pending.pop()
-        if isinstance(node, dict):
-            ref = node.get("$ref")
-            if isinstance(ref, str):
-                found.add(ref)
-            pending.extend(node.values())
-        elif isinstance(node, list):
-            pending.extend(node)
-    return found
-
-
-def _anchored(schema: Any) -> Any:
-    """`schema` with its local `$ref`s pointing into the registry's copy of the components."""
-    if isinstance(schema, dict):
-        ref = schema.get("$ref")
-        out = {k: _anchored(v) for k, v in schema.items()}
-        if isinstance(ref, str) and ref.startswith("#"):
-            out["$ref"] = _BASE + ref
-        return out
-    if isinstance(schema, list):
-        return [_anchored(v) for v in schema]
-    return schema
 
 
 def _for_fast_validator(schema: Any) -> bool:
