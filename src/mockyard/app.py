@@ -39,7 +39,15 @@ from starlette.middleware import Middleware
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mockyard import admin_spec, controls, origins, record_schemas, resource_seeds, workspace
+from mockyard import (
+    admin_spec,
+    controls,
+    origins,
+    record_schemas,
+    resource_seeds,
+    startup,
+    workspace,
+)
 from mockyard.admin import PREFIX, admin_app
 from mockyard.auth import Challenges, Identify
 from mockyard.connexion_app import Background, connexion_app
@@ -266,12 +274,13 @@ def app_from_env() -> ASGIApp:
     Under --reload, a workspace broken by an edit is served as 503 with the error, and the next
     edit that fixes it restarts the process again."""
     config = ServeConfig.from_env()
-    if not config.reload:
-        return build(config).app
-    try:
-        return build(config).app
-    except WorkspaceError as exc:
-        return _broken(str(exc))
+    with startup.long_lived():
+        if not config.reload:
+            return build(config).app
+        try:
+            return build(config).app
+        except WorkspaceError as exc:
+            return _broken(str(exc))
 
 
 def _broken(message: str) -> ASGIApp:

@@ -255,7 +255,8 @@ def serve(
         journal_size=journal_size,
         admin_token=admin_token or "",
     )
-    sandbox = build(config, ws)  # seeds the state once, before any worker starts
+    with startup.long_lived():
+        sandbox = build(config, ws)  # seeds the state once, before any worker starts
     host = startup.listen_address(host, port)  # what uvicorn will bind
     _banner(sandbox, host, port, shown(state), bool(admin_token))
     logging = log_config(quiet)

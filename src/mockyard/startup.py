@@ -1,7 +1,9 @@
-"""Checks of `serve`'s options that only this machine can answer: is the state file a usable
-SQLite file, can the address be listened on. Each failure is a `StartError` (exit 2) naming the
-option, raised before any banner, so a start that cannot work ends in one line, not a traceback
-from SQLite or uvicorn half-way through.
+"""`serve`'s start. Checks of its options that only this machine can answer (is the state
+file a usable SQLite file, can the address be listened on): each failure is a `StartError`
+(exit 2) naming the option, raised before any banner, so a start that cannot work ends in one
+line, not a traceback from SQLite or uvicorn half-way through.
+
+The collector is paused while the sandbox is built (`long_lived`): see its docstring.
 
 The address is tried the way uvicorn will bind it (every address the host resolves to, with
 `SO_REUSEADDR`) and released at once: another process could still take the port in between,
@@ -11,9 +13,12 @@ and uvicorn then reports that itself.
 from __future__ import annotations
 
 import errno
+import gc
 import socket
 import sqlite3
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from mockyard.errors import StartError
@@ -25,6 +30,25 @@ _HINTS = {
     errno.EADDRNOTAVAIL: "no interface of this machine has that address",
     errno.EACCES: "ports below 1024 need root",
 }
+
+
+@contextmanager
+def long_lived() -> Iterator[None]:
+    """Build what lives as long as the server with the cyclic collector paused, then freeze it.
+
+    A start makes objects that live until the server stops (the spec, its index, the app):
+    millions for a 13 MB spec. Every full collection walks them all, which is 0.2 s of a
+    13 MB warm start, and, while serving, a pause in the middle of some request (12 ms for
+    this repository's workspace). Frozen (CPython's `gc.freeze`), they are out of the
+    collector's sight; what the start left as cyclic garbage stays too (peak RSS measured
+    unchanged).
+    """
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        gc.enable()
 
 
 def state_file(path: str) -> None:
