@@ -233,12 +233,8 @@ class OperationIndex:
                 loose = _regex(re.sub(r"\\\{[^}]*\\\}", "[^/]+", re.escape(path)))
                 self._routes.append(_Route(path, pattern, groups, ops, loose))
         self.apis = tuple(dict.fromkeys(op.api for op in self.by_id.values()))
-        self._static: dict[str, list[_Route]] = {}
-        for route in self._routes:
-            if "{" not in route.path:  # the routes a literal path meets, in order, found once
-                self._static[route.path] = [
-                    r for r in self._routes if r.pattern.fullmatch(route.path)
-                ]
+        self._literal = frozenset(r.path for r in self._routes if "{" not in r.path)
+        self._static: dict[str, list[_Route]] = {}  # a literal path -> the routes it meets
 
     def __iter__(self) -> Iterator[Operation]:
         return iter(self.by_id.values())
@@ -270,7 +266,13 @@ class OperationIndex:
 
     def _candidates(self, path: str) -> list[_Route]:
         static = self._static.get(path)
-        return static if static is not None else self._routes
+        if static is None:
+            if path not in self._literal:
+                return self._routes
+            # found on first request, not at start: every route against every literal path
+            # is a million matches on a big spec
+            static = self._static[path] = [r for r in self._routes if r.pattern.fullmatch(path)]
+        return static
 
     def _find(self, method: str, path: str) -> Match | None:
         wanted = "GET" if method == "HEAD" else method
