@@ -269,8 +269,8 @@ class OperationIndex:
         if static is None:
             if path not in self._literal:
                 return self._routes
-            # found on first request, not at start: every route against every literal path
-            # is a million matches on a big spec
+            # found on its first request, not at start: every literal path against every
+            # route is 160,000 matches on a spec of 800 paths
             static = self._static[path] = [r for r in self._routes if r.pattern.fullmatch(path)]
         return static
 
