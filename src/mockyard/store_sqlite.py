@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -25,6 +26,8 @@ from pathlib import Path
 
 from mockyard.store import Records, Store, Transaction
 from mockyard.types import Document
+
+_errors = logging.getLogger("mockyard")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS docs (
@@ -156,7 +159,7 @@ def _checkpoints(
     stopped: threading.Event,
     interval: float,
 ) -> None:
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn = sqlite3.connect(path, isolation_level=None)
     conn.execute(f"PRAGMA synchronous={synchronous}")  # the store's: as safe as its commits
     try:
         while wanted.wait() and not stopped.is_set():
@@ -165,8 +168,8 @@ def _checkpoints(
                 if _catch_up(conn) > _REWIND_AT:
                     with writers.turn():
                         _checkpoint(conn)
-            except sqlite3.OperationalError:  # the file locked or gone: tried again next time
-                wanted.set()
+            except sqlite3.Error as exc:  # the thread's boundary: the next write tries again
+                _errors.warning("checkpoint of %s failed: %s", path, exc)
             stopped.wait(interval)
     finally:
         conn.close()
