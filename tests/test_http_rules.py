@@ -770,3 +770,32 @@ def test_invalid_input_gets_the_status_the_operation_documents(
         assert detail(response) == "n: must be a plain decimal integer"
     else:
         assert response.json() == body
+        # the documented body cannot say what was wrong; a header does (Prism: sl-violations)
+        assert response.headers["mockyard-problem"] == "n: must be a plain decimal integer"
+
+
+# A Swagger 2.0 400 is often `{description: bad}` alone.
+BODILESS_400 = """
+swagger: '2.0'
+info: {title: pets, version: '1'}
+paths:
+  /pets:
+    post:
+      operationId: addPet
+      consumes: [application/json]
+      parameters:
+        - {in: body, name: body, required: true, schema: {$ref: '#/definitions/Pet'}}
+      responses: {201: {description: made}, 400: {description: bad}}
+definitions:
+  Pet: {type: object, required: [name], properties: {name: {type: string}}}
+"""
+
+
+@pytest.mark.parametrize("twins", [(BODILESS_400, None)], indirect=True)
+def test_a_documented_error_without_a_body_says_what_was_wrong_in_a_header(
+    twins: Twins,
+) -> None:
+    response = answer(twins, "POST", "/pets", json={"name": 7})
+    assert response.status_code == 400
+    assert response.content == b""  # as documented
+    assert response.headers["mockyard-problem"].startswith("name: ")

@@ -30,7 +30,7 @@ from mockyard.errors import ApiError, DropConnection, Failure, RequestRefused, r
 from mockyard.mocking import Responder
 from mockyard.operations import Match, Operation, match_of
 from mockyard.prefer import Preference, response_key
-from mockyard.runtime import Runtime, default_failure
+from mockyard.runtime import Runtime, default_failure, problem_text
 from mockyard.xmlbody import to_xml
 
 logger = logging.getLogger("mockyard")
@@ -157,6 +157,17 @@ def _names_no_resource(op: Operation, failure: Failure) -> bool:
     return any(p["in"] == "path" and p["name"] == failure.param for p in op.parameters)
 
 
+# What the engine found wrong, on an answer whose body is the spec's documented one (an
+# example, a generated body, or none): that body cannot say it. Prism's `sl-violations` does
+# the same.
+PROBLEM_HEADER = "mockyard-problem"
+
+
+def _header_text(text: str) -> str:
+    """`text` as one header line: printable ASCII, anything else escaped."""
+    return " ".join(text.encode("ascii", "backslashreplace").decode().split())
+
+
 class Answers:
     """Renders failures and errors for the API a request belongs to."""
 
@@ -180,7 +191,7 @@ class Answers:
         documented = op.spec.get("responses") or {}
         invalid = failure.status == 400 and response_key(400, documented) in (None, "default")
         if invalid and "422" in {str(k) for k in documented}:
-            failure = Failure(422, "Unprocessable Content", failure.detail)
+            failure = Failure(422, "Unprocessable Content", failure.detail, failure.param)
         try:
             answer = self.responder.answer(op, {}, Preference(code=failure.status))
         except ApiError:  # the operation documents nothing for this status
@@ -188,7 +199,7 @@ class Answers:
         return ApiError(
             answer.status,
             answer.body if answer.media_type else None,
-            headers=answer.headers,
+            headers={**answer.headers, PROBLEM_HEADER: _header_text(problem_text(failure))},
             media_type=answer.media_type or "application/json",
         )
 

@@ -31,8 +31,15 @@ def default_failure(failure: Failure) -> ApiError:
     """RFC 9457 problem details: what an API that documents no error format gets."""
     body: dict[str, Any] = {"type": "about:blank", "title": failure.title, "status": failure.status}
     if failure.detail:
-        body["detail"] = f"{failure.param}: {failure.detail}" if failure.param else failure.detail
+        body["detail"] = problem_text(failure)
     return ApiError(failure.status, body, media_type="application/problem+json")
+
+
+def problem_text(failure: Failure) -> str:
+    """What is wrong, in words: the parameter at fault and why, else the failure's title."""
+    if not failure.detail:
+        return failure.title
+    return f"{failure.param}: {failure.detail}" if failure.param else failure.detail
 
 
 @dataclass
