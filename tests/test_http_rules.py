@@ -787,7 +787,11 @@ paths:
         - {in: body, name: body, required: true, schema: {$ref: '#/definitions/Pet'}}
       responses: {201: {description: made}, 400: {description: bad}}
 definitions:
-  Pet: {type: object, required: [name], properties: {name: {type: string}}}
+  Pet:
+    type: object
+    required: [name]
+    properties: {name: {type: string}}
+    additionalProperties: false
 """
 
 
@@ -799,3 +803,14 @@ def test_a_documented_error_without_a_body_says_what_was_wrong_in_a_header(
     assert response.status_code == 400
     assert response.content == b""  # as documented
     assert response.headers["mockyard-problem"].startswith("name: ")
+
+
+@pytest.mark.parametrize("twins", [(BODILESS_400, None)], indirect=True)
+def test_a_problem_naming_control_characters_is_still_a_valid_header(twins: Twins) -> None:
+    """A fuzzer's field names hold NULs, newlines and non-ASCII; the header escapes them
+    (unescaped, the server failed the response and dropped the connection)."""
+    response = answer(twins, "POST", "/pets", json={"name": "x", "a\x00\nb\x7fé": 1})
+    assert response.status_code == 400
+    problem = response.headers["mockyard-problem"]
+    assert "a\\x00\\nb\\x7f\\xe9" in problem
+    assert all(" " <= c <= "~" for c in problem)

@@ -164,8 +164,9 @@ PROBLEM_HEADER = "mockyard-problem"
 
 
 def _header_text(text: str) -> str:
-    """`text` as one header line: printable ASCII, anything else escaped."""
-    return " ".join(text.encode("ascii", "backslashreplace").decode().split())
+    """`text` as a header value: printable ASCII, anything else escaped as Python writes it
+    (a fuzzed field name holds NULs and newlines, which no header may carry)."""
+    return text.encode("unicode_escape").decode("ascii").strip()
 
 
 class Answers:
