@@ -13,6 +13,8 @@ import httpx
 import pytest
 from conftest import LiveSandbox, in_process, snapshot
 
+from mockyard.journal import COLUMNS, Journal
+
 PAY = "/api/v1/billing/invoice/pay"
 VALIDATE = "/api/v1/billing/invoice/validate"
 JOURNAL = "/__mockyard/requests"
@@ -115,6 +117,26 @@ def test_journal_keeps_only_the_newest_n(tmp_path: Path) -> None:
     assert listing["size"] == 3
     assert [e["query"]["invoiceNo"] for e in listing["requests"]] == ["6", "5", "4"]
     assert too_many.status_code == 400
+
+
+def test_the_journal_file_stays_bounded_too(tmp_path: Path) -> None:
+    """The ring is bounded in rows, and its WAL in bytes: the journal keeps SQLite's own
+    checkpoints (only the state's commits leave them to the store's thread). 8,000 entries
+    of 2 KB, written 50 at a time, make a 36 MB WAL when nothing checkpoints."""
+    journal = Journal(tmp_path / "requests.sqlite3", 500)
+    row = dict.fromkeys(COLUMNS)
+    row |= {"method": "GET", "path": "/x", "headers": "", "response_headers": ""}
+    row |= {"body_is_json": 0, "response_is_json": 0, "body": "b" * 2000}
+    try:
+        for n in range(8000):
+            journal.record(tuple({**row, "at": float(n)}.values()))
+            if n % 50 == 0:
+                journal.flush()
+        journal.flush()
+        wal = Path(f"{tmp_path / 'requests.sqlite3'}-wal").stat().st_size
+    finally:
+        journal.close()
+    assert wal < 8_000_000, f"the journal's WAL grew to {wal / 1e6:.1f} MB"
 
 
 def test_admin_requests_are_not_journaled(tmp_path: Path) -> None:

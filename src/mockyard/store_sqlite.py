@@ -41,11 +41,14 @@ CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WIT
 class ThreadConnections:
     """One connection to a WAL-mode SQLite file per thread (connections are not shared);
     `close` closes every thread's, so a sandbox built in a process that goes on (tests, an
-    embedding app) leaves no file open behind it."""
+    embedding app) leaves no file open behind it. `checkpoints=False`: a commit never copies
+    the WAL back into the file, for a caller whose `Checkpointer` does (the journal's commits
+    run on its writer thread, off the event loop, and keep SQLite's own checkpoints)."""
 
-    def __init__(self, path: Path, synchronous: str) -> None:
+    def __init__(self, path: Path, synchronous: str, *, checkpoints: bool = True) -> None:
         self.path = path
         self.synchronous = synchronous
+        self.checkpoints = checkpoints
         self._local = threading.local()
         self._opened: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
@@ -59,7 +62,8 @@ class ThreadConnections:
             )
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(f"PRAGMA synchronous={self.synchronous}")
-            conn.execute("PRAGMA wal_autocheckpoint=0")  # the `Checkpointer` does it
+            if not self.checkpoints:
+                conn.execute("PRAGMA wal_autocheckpoint=0")
             self._local.conn = conn
             with self._lock:
                 self._opened.append(conn)
@@ -202,7 +206,7 @@ class SqliteStore(Store):
 
     def __init__(self, path: Path | str, *, synchronous: str = "NORMAL") -> None:
         self.path = Path(path)
-        self._connections = ThreadConnections(self.path, synchronous)
+        self._connections = ThreadConnections(self.path, synchronous, checkpoints=False)
         self._writers = WriterQueue(Path(f"{self.path}-writer.lock"))
         conn = self._connections.get()
         conn.executescript(_SCHEMA)
