@@ -105,22 +105,19 @@ class Checker:
     OpenAPI 3.0 validator, which has the last word, so the check is never stricter than the
     spec. The compiled validators share one rewritten copy of the components, in which their
     `$ref`s (cycles too) are resolved: compiling a schema then costs half a millisecond, not
-    the schema written out in full. `compiles=False` leaves jsonschema-rs out; `remembers`
-    caps the compiled validators kept (seeding checks one schema's records, then the next:
-    keeping them all would be a third of a big spec's peak memory)."""
+    the schema written out in full. `remembers` caps the compiled validators kept (seeding
+    checks one schema's records, then the next: keeping them all would be a third of a big
+    spec's peak memory)."""
 
-    def __init__(
-        self, document: Mapping[str, Any], *, compiles: bool = True, remembers: int = 0
-    ) -> None:
+    def __init__(self, document: Mapping[str, Any], *, remembers: int = 0) -> None:
         self.document = document
-        self.compiles = compiles
         self.remembers = remembers  # 0: every one
         self._validator: Any = None
         self._fast: dict[int, tuple[Any, Any]] = {}
         self._components: _FastComponents | None = None
 
     def errors(self, record: Any, schema: Any) -> list[str]:
-        fast = self._compiled(schema) if self.compiles else None
+        fast = self._compiled(schema)
         if fast is not None and fast.is_valid(record):
             return []
         if self._validator is None:  # imported on first use, as in `fakedata`
