@@ -4,8 +4,10 @@ per write under load, and `flush` returns only once everything queued is written
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import pytest
+from conftest import in_process
 
 from mockyard.batches import Batches
 
@@ -59,3 +61,29 @@ def test_a_quiet_writer_writes_without_being_flushed() -> None:
     writer = Batches(lambda batch: written.set(), interval=0.02, name="test-quiet")
     writer.put("line")
     assert written.wait(10), "a lone item was never written"
+
+
+def test_close_writes_what_is_queued_and_ends_the_thread() -> None:
+    written: list[int] = []
+    writer = Batches(written.extend, interval=0.5, name="test-close")
+    for n in range(100):
+        writer.put(n)
+    writer.close()
+    assert written == list(range(100))
+    assert not [t for t in threading.enumerate() if t.name == "test-close"]
+    writer.put(100)  # a closed writer still takes items: a new thread writes them
+    writer.flush()
+    assert written[-1] == 100
+    writer.close()
+    assert not [t for t in threading.enumerate() if t.name == "test-close"]
+
+
+def test_a_closed_sandbox_leaves_no_journal_thread(tmp_path: Path) -> None:
+    def journals() -> int:
+        return sum(t.name == "mockyard-journal" for t in threading.enumerate())
+
+    before = journals()
+    with in_process(tmp_path) as client:
+        assert client.get("/api/v1/billing/invoice/validate").status_code == 401  # journaled
+        assert journals() == before + 1
+    assert journals() == before

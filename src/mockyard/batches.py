@@ -5,7 +5,7 @@ costly to write one at a time: a transaction, or a `write()` system call, and th
 another thread for each. A `Batches` hands items to one writer thread. A quiet sandbox writes
 each item at once; under load the writer lets items gather for up to `INTERVAL` after its last
 batch, so a batch costs one write whatever its size. `flush()` cuts the wait short and returns
-once everything queued so far is written.
+once everything queued so far is written; `close()` writes what is left and ends the thread.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ class Batches(Generic[T]):
         self._queued = 0
         self._written = 0
         self._flushing = 0  # flush() calls waiting: the writer does not linger
+        self._closing = False
         self._writer: threading.Thread | None = None
         if hasattr(os, "register_at_fork"):  # a forked worker starts its own writer
             os.register_at_fork(after_in_child=self._forget_writer)
@@ -68,14 +69,29 @@ class Batches(Generic[T]):
             finally:
                 self._flushing -= 1
 
+    def close(self, timeout: float = 10.0) -> None:
+        """Write what is queued and end the writer thread (a process that goes on after its
+        sandbox keeps no thread of it). A later `put` starts a writer again."""
+        with self._cond:
+            writer, self._closing = self._writer, True
+            self._cond.notify_all()
+        if writer is not None:
+            writer.join(timeout)
+        with self._cond:
+            self._closing = False
+            if self._writer is writer:
+                self._writer = None
+
     def _write_forever(self) -> None:
         last = 0.0
         while True:
             with self._cond:
-                self._cond.wait_for(lambda: bool(self._pending))
+                self._cond.wait_for(lambda: bool(self._pending) or self._closing)
+                if not self._pending:  # closing, and everything is written
+                    return
                 linger = last + self.interval - time.monotonic()
-                if linger > 0:  # busy: the last batch was just written
-                    self._cond.wait_for(lambda: self._flushing > 0, linger)
+                if linger > 0 and not self._closing:  # busy: the last batch was just written
+                    self._cond.wait_for(lambda: self._flushing > 0 or self._closing, linger)
                 batch, self._pending = self._pending, []
             last = time.monotonic()
             try:

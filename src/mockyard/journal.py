@@ -106,8 +106,9 @@ class Journal:
         self._batches.flush(timeout)
 
     def close(self) -> None:
-        """Write what is queued, then close the file in every thread that opened it."""
-        self.flush()
+        """Write what is queued, end the writer thread, then close the file in every thread
+        that opened it."""
+        self._batches.close()
         self._connections.close()
 
     def _insert(self, batch: list[Row]) -> None:
