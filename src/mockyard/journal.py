@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
 import re
 import sqlite3
@@ -48,10 +47,9 @@ from mockyard.asgi_scope import query_pairs
 from mockyard.batches import Batches
 from mockyard.controls import INFO_KEY
 from mockyard.errors import DropConnection
+from mockyard.logs import access_line
 from mockyard.operations import match_of
 from mockyard.store_sqlite import ThreadConnections
-
-logger = logging.getLogger("mockyard.access")
 
 REDACTED = "[redacted]"
 _REDACTED = REDACTED.encode()
@@ -268,9 +266,8 @@ class RecorderMiddleware:
         scope = exchange.scope
         fault = exchange.info.get("fault")
         status = "dropped" if exchange.status is None else str(exchange.status)
-        if logger.isEnabledFor(logging.INFO):
-            note = " [injected fault]" if fault else ""
-            logger.info("%s %s %s %.1f ms%s", scope["method"], scope["path"], status, ms, note)
+        note = " [injected fault]" if fault else ""
+        access_line("%s %s %s %.1f ms%s", scope["method"], scope["path"], status, ms, note)
         if scope["path"].startswith(self.skip_prefix):
             return
         self.journal.record(self._row(exchange, ms))
