@@ -33,12 +33,12 @@ class BatchedStreamHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            self._batches.put(record.getMessage())
+            self.write_line(record.getMessage())
         except Exception:  # logging's contract: a bad record never reaches the caller
             self.handleError(record)
 
     def write_line(self, line: str) -> None:
-        """What `emit` writes for a record whose message is `line`."""
+        """Queue `line`, as `emit` does a record's message."""
         self._batches.put(line)
 
     def flush(self) -> None:
